@@ -1,0 +1,9 @@
+import { readHealth } from "@/lib/health";
+import { route } from "@/lib/http";
+
+export const dynamic = "force-dynamic";
+
+export const GET = route(async () => {
+  const health = await readHealth();
+  return Response.json(health, { status: health.ok ? 200 : 503 });
+});

@@ -1,0 +1,186 @@
+import type { Database } from "./types";
+
+/**
+ * Versioned migrations, applied in order, each once. Never edit a released migration: add a new
+ * one. They run at start-up and by `npm run db:migrate`, under an advisory lock so two instances
+ * starting together apply each migration exactly once.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    sql: /* sql */ `
+      CREATE TABLE jobs (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        provider text NOT NULL,
+        kind text NOT NULL DEFAULT 'batch',
+        batch_id text NOT NULL,
+        eval_id text,
+        status text NOT NULL DEFAULT 'validating',
+        provider_status text,
+        request_counts jsonb,
+        progress double precision,
+        provider_created_at timestamptz,
+        provider_ended_at timestamptz,
+        expires_at timestamptz,
+        raw jsonb,
+        detail jsonb,
+        tracked_at timestamptz NOT NULL DEFAULT now(),
+        poll_count integer NOT NULL DEFAULT 0,
+        last_polled_at timestamptz,
+        next_poll_at timestamptz,
+        observations jsonb NOT NULL DEFAULT '[]'::jsonb,
+        not_found_since timestamptz,
+        watch_generation integer NOT NULL DEFAULT 0,
+        watch_lease_until timestamptz,
+        settled_at timestamptz,
+        outcome text,
+        settle_reason text,
+        settled_by text,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (provider, kind, batch_id)
+      );
+      CREATE INDEX jobs_unsettled_lease ON jobs (watch_lease_until) WHERE settled_at IS NULL;
+      CREATE INDEX jobs_tracked_at ON jobs (tracked_at DESC, id DESC);
+
+      CREATE TABLE job_events (
+        id bigserial PRIMARY KEY,
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        at timestamptz NOT NULL DEFAULT now(),
+        type text NOT NULL,
+        detail jsonb NOT NULL DEFAULT '{}'::jsonb
+      );
+      CREATE INDEX job_events_job ON job_events (job_id, id);
+
+      CREATE TABLE endpoints (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name text NOT NULL UNIQUE,
+        url text NOT NULL,
+        secret_encrypted text NOT NULL,
+        previous_secret_encrypted text,
+        previous_secret_expires_at timestamptz,
+        disabled_at timestamptz,
+        disabled_reason text,
+        consecutive_failures integer NOT NULL DEFAULT 0,
+        last_success_at timestamptz,
+        first_failure_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE subscriptions (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        destination_key text NOT NULL,
+        webhook_url text,
+        endpoint_id uuid REFERENCES endpoints (id) ON DELETE CASCADE,
+        metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+        disabled_at timestamptz,
+        disabled_reason text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (job_id, destination_key),
+        CHECK ((webhook_url IS NULL) <> (endpoint_id IS NULL))
+      );
+
+      CREATE TABLE deliveries (
+        id text PRIMARY KEY,
+        job_id uuid REFERENCES jobs (id) ON DELETE CASCADE,
+        subscription_id uuid REFERENCES subscriptions (id) ON DELETE CASCADE,
+        endpoint_id uuid REFERENCES endpoints (id) ON DELETE CASCADE,
+        event_type text NOT NULL,
+        payload jsonb NOT NULL,
+        status text NOT NULL DEFAULT 'pending',
+        attempt_count integer NOT NULL DEFAULT 0,
+        last_status_code integer,
+        last_error text,
+        last_attempt_at timestamptz,
+        delivered_at timestamptz,
+        failed_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- One outcome, one delivery per subscription: the settle transaction relies on this.
+      CREATE UNIQUE INDEX deliveries_one_per_subscription ON deliveries (subscription_id)
+        WHERE subscription_id IS NOT NULL;
+      CREATE INDEX deliveries_status ON deliveries (status, created_at DESC);
+      CREATE INDEX deliveries_job ON deliveries (job_id);
+
+      CREATE TABLE delivery_attempts (
+        delivery_id text NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        run_id text NOT NULL,
+        attempt integer NOT NULL,
+        attempted_at timestamptz NOT NULL DEFAULT now(),
+        status_code integer,
+        duration_ms integer NOT NULL,
+        error text,
+        response_body text,
+        PRIMARY KEY (delivery_id, run_id, attempt)
+      );
+      CREATE INDEX delivery_attempts_time ON delivery_attempts (attempted_at);
+
+      CREATE TABLE inbound_events (
+        id bigserial PRIMARY KEY,
+        source text NOT NULL,
+        webhook_id text NOT NULL,
+        event_type text NOT NULL,
+        object_id text,
+        payload jsonb NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        applied_at timestamptz,
+        UNIQUE (source, webhook_id)
+      );
+      CREATE INDEX inbound_events_object ON inbound_events (source, object_id) WHERE applied_at IS NULL;
+
+      -- Events written in the same transaction as the state they announce, sent at least once.
+      CREATE TABLE outbox (
+        event_id text PRIMARY KEY,
+        name text NOT NULL,
+        data jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        sent_at timestamptz
+      );
+      CREATE INDEX outbox_unsent ON outbox (created_at) WHERE sent_at IS NULL;
+    `,
+  },
+];
+
+export const LATEST_MIGRATION_VERSION = MIGRATIONS.at(-1)!.version;
+
+// Any fixed number works; it only has to be the same in every instance of batchwatch.
+const MIGRATION_LOCK_KEY = 7_316_240_581;
+
+/**
+ * Applies every pending migration. The transaction-scoped advisory lock serialises concurrent
+ * callers; whoever comes second finds the work done and applies nothing.
+ */
+export async function migrate(db: Database): Promise<{ applied: number[]; version: number }> {
+  return db.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
+    await tx.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const done = new Set(
+      (await tx.query<{ version: number }>("SELECT version FROM schema_migrations")).map((row) => row.version),
+    );
+    const applied: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.version)) continue;
+      await tx.exec(migration.sql);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+        migration.version,
+        migration.name,
+      ]);
+      applied.push(migration.version);
+    }
+    return { applied, version: LATEST_MIGRATION_VERSION };
+  });
+}
+
+export async function currentMigrationVersion(db: Database): Promise<number | null> {
+  const rows = await db.query<{ version: number | null }>(
+    "SELECT max(version) AS version FROM schema_migrations",
+  );
+  return rows[0]?.version ?? null;
+}

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { AppError, type ErrorCode, HTTP_STATUS_BY_CODE } from "./errors";
+
+/** The error body every route answers with: `{ "error": { "code", "message" } }`. */
+export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
+  return Response.json({ error: { code, message } }, { status: HTTP_STATUS_BY_CODE[code], headers });
+}
+
+type RouteHandler<Ctx> = (request: Request, context: Ctx) => Promise<Response>;
+
+/**
+ * Wraps a route handler so that an {@link AppError} becomes its JSON error response and anything
+ * unexpected becomes a 500 whose message reveals nothing (the details go to the server log).
+ */
+export function route<Ctx = unknown>(handler: RouteHandler<Ctx>): RouteHandler<Ctx> {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (error instanceof AppError) return errorResponse(error.code, error.message);
+      console.error(`[batchwatch] ${request.method} ${new URL(request.url).pathname} failed:`, error);
+      return errorResponse("internal", "internal error; see the server log");
+    }
+  };
+}
+
+/** Reads the raw body as text, refusing bodies over `maxBytes` before reading them whole. */
+export async function readTextBody(request: Request, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+  }
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new AppError("payload_too_large", `request body exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Parses a JSON body and validates it; the error names the first offending field. */
+export async function readJsonBody<Schema extends z.ZodType>(
+  request: Request,
+  schema: Schema,
+  maxBytes = 64 * 1024,
+): Promise<z.infer<Schema>> {
+  const text = await readTextBody(request, maxBytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_json", "request body is not valid JSON");
+  }
+  return parseOrThrow(schema, value);
+}
+
+/** Validates `value`, turning the first zod issue into an `invalid_request` that names the field. */
+export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, value: unknown): z.infer<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AppError("invalid_request", describeIssue(parsed.error.issues[0]!));
+}
+
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length > 0 ? issue.path.join(".") : "body";
+  return `${field}: ${issue.message}`;
+}

@@ -1,0 +1,86 @@
+import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
+
+/**
+ * The unified event every subscriber receives, whatever the provider. One `as const` tuple per
+ * vocabulary feeds zod enums, TypeScript types and test tables alike.
+ */
+export const OUTCOMES = ["completed", "failed", "expired", "cancelled"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Why batchwatch itself ended a watch as failed; null when the provider reported the outcome. */
+export const SETTLE_REASONS = ["watch_timeout", "not_found", "credentials", "invalid_response"] as const;
+export type SettleReason = (typeof SETTLE_REASONS)[number];
+
+export const BATCH_EVENT_TYPES = ["batch.completed", "batch.failed", "batch.expired", "batch.cancelled"] as const;
+export const RESPONSE_EVENT_TYPES = [
+  "response.completed",
+  "response.failed",
+  "response.cancelled",
+  "response.incomplete",
+] as const;
+export const FINE_TUNING_EVENT_TYPES = [
+  "fine_tuning.job.succeeded",
+  "fine_tuning.job.failed",
+  "fine_tuning.job.cancelled",
+] as const;
+export const EVAL_RUN_EVENT_TYPES = ["eval.run.succeeded", "eval.run.failed", "eval.run.canceled"] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  ...BATCH_EVENT_TYPES,
+  ...RESPONSE_EVENT_TYPES,
+  ...FINE_TUNING_EVENT_TYPES,
+  ...EVAL_RUN_EVENT_TYPES,
+  "webhook.test",
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Event types per kind and outcome, spelled as OpenAI spells them for its own kinds. */
+const EVENT_TYPE_BY_KIND: Record<JobKind, Record<Outcome, WebhookEventType>> = {
+  batch: {
+    completed: "batch.completed",
+    failed: "batch.failed",
+    expired: "batch.expired",
+    cancelled: "batch.cancelled",
+  },
+  response: {
+    completed: "response.completed",
+    failed: "response.failed",
+    expired: "response.failed",
+    cancelled: "response.cancelled",
+  },
+  fine_tuning_job: {
+    completed: "fine_tuning.job.succeeded",
+    failed: "fine_tuning.job.failed",
+    expired: "fine_tuning.job.failed",
+    cancelled: "fine_tuning.job.cancelled",
+  },
+  eval_run: {
+    completed: "eval.run.succeeded",
+    failed: "eval.run.failed",
+    expired: "eval.run.failed",
+    cancelled: "eval.run.canceled",
+  },
+};
+
+export function eventTypeFor(kind: JobKind, outcome: Outcome, providerStatus: string | null): WebhookEventType {
+  // A background response that stopped early completes in our lifecycle, but OpenAI names it apart.
+  if (kind === "response" && outcome === "completed" && providerStatus === "incomplete") {
+    return "response.incomplete";
+  }
+  return EVENT_TYPE_BY_KIND[kind][outcome];
+}
+
+export interface UnifiedWebhookEvent {
+  type: WebhookEventType;
+  /** The provider's own id of the batch (or response, fine-tuning job, eval run). */
+  id: string;
+  provider: ProviderName;
+  kind: JobKind;
+  status: UnifiedStatus;
+  providerStatus: string | null;
+  reason: SettleReason | null;
+  requestCounts: RequestCounts | null;
+  createdAt: string | null;
+  endedAt: string | null;
+  metadata: Record<string, unknown>;
+  detail?: Record<string, unknown> | null;
+}

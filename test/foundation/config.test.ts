@@ -1,0 +1,77 @@
+import { describe, expect, test } from "vitest";
+import { ConfigError, readConfig } from "@/lib/config";
+
+const base = { NODE_ENV: "test" } as NodeJS.ProcessEnv;
+
+describe("database driver choice", () => {
+  test.each([
+    ["no DATABASE_URL", {}, { driver: "pglite", dataDir: ".data/pglite" }],
+    ["a custom PGlite folder", { BATCHWATCH_DATA_DIR: "/tmp/bw" }, { driver: "pglite", dataDir: "/tmp/bw" }],
+    [
+      "a Neon host",
+      { DATABASE_URL: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require" },
+      { driver: "neon", url: "postgresql://u:p@ep-cool-1.eu-central-1.aws.neon.tech/db?sslmode=require" },
+    ],
+    [
+      "a self-hosted Postgres",
+      { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test" },
+      { driver: "pg", url: "postgres://postgres@127.0.0.1:5432/test" },
+    ],
+    [
+      "DATABASE_DRIVER=neon forcing Neon's driver on any host",
+      { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test", DATABASE_DRIVER: "neon" },
+      { driver: "neon", url: "postgres://postgres@127.0.0.1:5432/test" },
+    ],
+  ])("%s", (_, env, expected) => {
+    expect(readConfig({ ...base, ...env }).database).toEqual(expected);
+  });
+});
+
+describe("start-up errors name the variable", () => {
+  test.each([
+    ["Vercel without DATABASE_URL", { VERCEL: "1" }, "DATABASE_URL", /required on Vercel/],
+    ["a DATABASE_URL that is not Postgres", { DATABASE_URL: "mysql://x" }, "DATABASE_URL", /postgres/],
+    ["an unknown driver", { DATABASE_DRIVER: "sqlite" }, "DATABASE_DRIVER", /./],
+    ["a driver without a URL", { DATABASE_DRIVER: "pg" }, "DATABASE_DRIVER", /DATABASE_URL is not set/],
+    ["the private-webhook flag on Vercel", { VERCEL: "1", DATABASE_URL: "postgres://h/db", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1" }, "BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS", /refused on Vercel/],
+    ["a retention that is not a number", { BATCHWATCH_RETENTION_DAYS: "soon" }, "BATCHWATCH_RETENTION_DAYS", /whole number/],
+    ["a default webhook secret without whsec_", { BATCH_WEBHOOK_SECRET: "abc" }, "BATCH_WEBHOOK_SECRET", /whsec_/],
+    ["a short session secret", { BATCHWATCH_SESSION_SECRET: "short" }, "BATCHWATCH_SESSION_SECRET", /32/],
+  ])("%s", (_, env, variable, message) => {
+    let thrown: unknown;
+    try {
+      readConfig({ ...base, ...env });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).variable).toBe(variable);
+    expect((thrown as ConfigError).message).toMatch(message);
+  });
+
+  test("an error message never contains the value it refused", () => {
+    expect(() => readConfig({ ...base, BATCH_WEBHOOK_SECRET: "super-secret-value" })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining("super-secret-value") }),
+    );
+  });
+});
+
+describe("other settings", () => {
+  test("API keys are comma-separated so an old and a new key work during rotation", () => {
+    expect(readConfig({ ...base, BATCHWATCH_API_KEY: " old-key , new-key ," }).apiKeys).toEqual(["old-key", "new-key"]);
+  });
+
+  test.each([
+    [{ INNGEST_DEV: "1" }, "dev"],
+    [{ INNGEST_DEV: "http://localhost:8288" }, "dev"],
+    [{ INNGEST_DEV: "0" }, "cloud"],
+    [{}, "cloud"],
+  ])("Inngest mode for %o is %s", (env, mode) => {
+    expect(readConfig({ ...base, ...env }).inngest.mode).toBe(mode);
+  });
+
+  test("the private-webhook flag is off unless set to 1", () => {
+    expect(readConfig(base).allowPrivateWebhooks).toBe(false);
+    expect(readConfig({ ...base, BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1" }).allowPrivateWebhooks).toBe(true);
+  });
+});

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { currentMigrationVersion, LATEST_MIGRATION_VERSION, migrate } from "@/lib/db/migrations";
+import { createTestDatabase, TEST_DRIVERS, type TestDatabase } from "../helpers/db";
+
+describe.each(TEST_DRIVERS)("database on %s", (driver) => {
+  let testDb: TestDatabase;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(driver, { migrated: false });
+  });
+  afterAll(async () => {
+    await testDb.drop();
+  });
+
+  test("first migration run applies every migration and reports the latest version", async () => {
+    const result = await migrate(testDb.db);
+    expect(result.applied).toEqual(Array.from({ length: LATEST_MIGRATION_VERSION }, (_, i) => i + 1));
+    expect(await currentMigrationVersion(testDb.db)).toBe(LATEST_MIGRATION_VERSION);
+  });
+
+  test("a second migration run is a no-op", async () => {
+    const result = await migrate(testDb.db);
+    expect(result.applied).toEqual([]);
+    const rows = await testDb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
+    expect(rows[0]!.n).toBe(LATEST_MIGRATION_VERSION);
+  });
+
+  test("parameterised queries bind values instead of splicing them", async () => {
+    const hostile = "x'); DROP TABLE jobs; --";
+    const rows = await testDb.db.query<{ value: string }>("SELECT $1::text AS value", [hostile]);
+    expect(rows[0]!.value).toBe(hostile);
+    expect(await testDb.db.query("SELECT 1 FROM jobs LIMIT 1")).toEqual([]);
+  });
+
+  test("a transaction that throws leaves nothing written", async () => {
+    await expect(
+      testDb.db.transaction(async (tx) => {
+        await tx.query("INSERT INTO jobs (provider, batch_id) VALUES ('openai', 'batch_rollback')");
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await testDb.db.query("SELECT id FROM jobs WHERE batch_id = 'batch_rollback'")).toEqual([]);
+  });
+
+  test("a transaction that resolves commits every statement", async () => {
+    const id = await testDb.db.transaction(async (tx) => {
+      const [job] = await tx.query<{ id: string }>(
+        "INSERT INTO jobs (provider, batch_id) VALUES ('openai', 'batch_commit') RETURNING id",
+      );
+      await tx.query("INSERT INTO job_events (job_id, type) VALUES ($1, 'tracked')", [job!.id]);
+      return job!.id;
+    });
+    const events = await testDb.db.query("SELECT type FROM job_events WHERE job_id = $1", [id]);
+    expect(events).toEqual([{ type: "tracked" }]);
+  });
+
+  test("jsonb and timestamps come back as values, not strings", async () => {
+    const [row] = await testDb.db.query<{ counts: unknown; at: unknown }>(
+      "SELECT $1::jsonb AS counts, now() AS at",
+      [JSON.stringify({ total: 3 })],
+    );
+    expect(row!.counts).toEqual({ total: 3 });
+    expect(row!.at).toBeInstanceOf(Date);
+  });
+});
+
+describe.runIf(TEST_DRIVERS.includes("pg"))("migrations on real Postgres from several processes", () => {
+  test("two instances migrating one database at once apply each migration exactly once", async () => {
+    const testDb = await createTestDatabase("pg", { migrated: false });
+    try {
+      const instances = await Promise.all([testDb.open(), testDb.open(), testDb.open()]);
+      const results = await Promise.all(instances.map((db) => migrate(db)));
+      const applied = results.flatMap((result) => result.applied);
+      expect(applied.sort()).toEqual(Array.from({ length: LATEST_MIGRATION_VERSION }, (_, i) => i + 1));
+      const rows = await testDb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
+      expect(rows[0]!.n).toBe(LATEST_MIGRATION_VERSION);
+    } finally {
+      await testDb.drop();
+    }
+  });
+});
+
+describe.runIf(TEST_DRIVERS.includes("pg"))("npm run db:migrate", () => {
+  test("two db:migrate processes started together leave one set of migrations", async () => {
+    const { spawn } = await import("node:child_process");
+    const testDb = await createTestDatabase("pg", { migrated: false });
+    const runMigrate = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn("npx", ["tsx", "--conditions=react-server", "scripts/migrate.ts"], {
+          env: { ...process.env, DATABASE_URL: testDb.url, DATABASE_DRIVER: "pg" },
+        });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        child.stderr.on("data", (chunk) => (output += chunk));
+        child.on("exit", (code) => (code === 0 ? resolve(output) : reject(new Error(output))));
+      });
+    try {
+      const outputs = await Promise.all([runMigrate(), runMigrate()]);
+      expect(outputs.filter((output) => output.includes("applied migrations"))).toHaveLength(1);
+      expect(outputs.filter((output) => output.includes("up to date"))).toHaveLength(1);
+      const rows = await testDb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
+      expect(rows[0]!.n).toBe(LATEST_MIGRATION_VERSION);
+    } finally {
+      await testDb.drop();
+    }
+  });
+});
