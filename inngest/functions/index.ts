@@ -1,4 +1,8 @@
-import type { InngestFunction } from "inngest";
+import { deliverWebhook } from "./deliver-webhook";
+import { reconcile } from "./reconcile";
+import { settleBatch } from "./settle-batch";
+import { trackBatch } from "./track-batch";
+import { watchBatch } from "./watch-batch";
 
 /** Every function the serve route registers with Inngest. */
-export const functions: InngestFunction.Any[] = [];
+export const functions = [trackBatch, watchBatch, settleBatch, deliverWebhook, reconcile];

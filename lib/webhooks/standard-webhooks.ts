@@ -103,12 +103,13 @@ export function signPayload({ id, timestamp, body, secrets }: SignInput): string
   return secrets.map((secret) => `v1,${hmacBase64(keyFor(secret), id, timestampText, body)}`).join(" ");
 }
 
-export interface WebhookHeaders {
+// A type alias, not an interface, so it can be passed wherever a header record is expected.
+export type WebhookHeaders = {
   "webhook-id": string;
   "webhook-timestamp": string;
   "webhook-signature": string;
   "content-type": "application/json";
-}
+};
 
 /** The four headers of one delivery attempt; `now` defaults to the current time. */
 export function buildWebhookHeaders({

@@ -1,0 +1,46 @@
+import { readConfig } from "@/lib/config";
+import { AppError, type ErrorCode } from "@/lib/errors";
+import { route } from "@/lib/http";
+import { BatchWebhookError, type BatchWebhookErrorCode, verifyBatchWebhook } from "@/lib/receiver/verify-batch-webhook";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * An example receiver of batchwatch's own webhooks, built on the receiver kit
+ * (lib/receiver/verify-batch-webhook.ts), signed with BATCH_WEBHOOK_SECRET. Point a subscription
+ * at `/api/examples/receiver` to watch deliveries end to end. It is public: like any receiver, it
+ * is authenticated by the signature, not by an API key.
+ */
+
+const CODE_BY_RECEIVER_ERROR: Record<BatchWebhookErrorCode, ErrorCode> = {
+  invalid_signature: "invalid_signature",
+  stale_timestamp: "invalid_signature",
+  invalid_payload: "invalid_request",
+  // Another request is processing this id right now; a 409 makes batchwatch retry later.
+  in_progress: "conflict",
+};
+
+export const POST = route(async (request) => {
+  const secret = readConfig().defaultWebhookSecret;
+  if (!secret) {
+    throw new AppError("invalid_signature", "BATCH_WEBHOOK_SECRET is not set, so this example receiver cannot verify anything");
+  }
+  let delivery;
+  try {
+    delivery = await verifyBatchWebhook(request, secret);
+  } catch (error) {
+    if (error instanceof BatchWebhookError) throw new AppError(CODE_BY_RECEIVER_ERROR[error.code], error.message);
+    throw error;
+  }
+  // A retry of a delivery already processed: acknowledge it again, do nothing else.
+  if (delivery.duplicate) return Response.json({ received: true, duplicate: true });
+
+  try {
+    console.info(`[batchwatch example receiver] ${delivery.event.type} for ${delivery.event.provider} ${delivery.event.id}`);
+    await delivery.ack();
+  } catch (error) {
+    await delivery.release(); // The retry will be processed as new.
+    throw error;
+  }
+  return Response.json({ received: true, duplicate: false });
+});

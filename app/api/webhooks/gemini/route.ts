@@ -1,0 +1,11 @@
+import { getDb } from "@/lib/db";
+import { route } from "@/lib/http";
+import { receiveGeminiWebhook } from "@/lib/webhooks/gemini-inbound";
+
+export const dynamic = "force-dynamic";
+
+/** Public: authenticated by its Standard Webhooks signature (GEMINI_WEBHOOK_SECRET), not an API key. */
+export const POST = route(async (request) => {
+  const { duplicate } = await receiveGeminiWebhook(request, await getDb());
+  return Response.json({ received: true, duplicate });
+});

@@ -1,0 +1,10 @@
+import { getDb } from "@/lib/db";
+import { route } from "@/lib/http";
+import { receiveOpenAIWebhook } from "@/lib/webhooks/openai-inbound";
+
+export const dynamic = "force-dynamic";
+
+export const POST = route(async (request) => {
+  const { duplicate } = await receiveOpenAIWebhook(request, await getDb());
+  return Response.json({ received: true, duplicate });
+});

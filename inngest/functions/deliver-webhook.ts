@@ -1,0 +1,37 @@
+import { RetryAfterError } from "inngest";
+import { inngest } from "@/inngest/client";
+import { deliveryRequested } from "@/inngest/events";
+import { getDb } from "@/lib/db";
+import { attemptDelivery, markDeliveryFailed } from "@/lib/deliveries/attempt";
+
+/** 20 retries at 30 s doubling to 4 h span about two days before a delivery is given up. */
+export const DELIVERY_RETRIES = 20;
+
+/**
+ * `delivery/requested` → one signed POST per attempt, retried with backoff (and the receiver's
+ * Retry-After) until a 2xx; a 410 disables the subscription and stops. When retries run out the
+ * run fails visibly in the Inngest dashboard and the delivery is marked failed; replaying the run
+ * there, or resending from the app, delivers again under the same `webhook-id`.
+ */
+export const deliverWebhook = inngest.createFunction(
+  {
+    id: "deliver-webhook",
+    name: "Deliver a webhook",
+    triggers: [deliveryRequested],
+    retries: DELIVERY_RETRIES,
+    concurrency: [{ key: "event.data.deliveryId", limit: 1 }],
+    onFailure: async ({ event, error }) => {
+      const deliveryId = (event.data.event.data as { deliveryId: string }).deliveryId;
+      await markDeliveryFailed(await getDb(), deliveryId, `gave up after ${DELIVERY_RETRIES + 1} attempts: ${error.message}`);
+    },
+  },
+  async ({ event, step, runId, attempt }) => {
+    return step.run("send-signed-request", async () => {
+      const outcome = await attemptDelivery(await getDb(), event.data.deliveryId, { runId, attempt });
+      if (outcome.outcome === "retry") {
+        throw new RetryAfterError(outcome.error, outcome.retryAfterMs);
+      }
+      return outcome;
+    });
+  },
+);

@@ -1,0 +1,26 @@
+import { NonRetriableError } from "inngest";
+import { inngest } from "@/inngest/client";
+import { batchTracked } from "@/inngest/events";
+import { getDb } from "@/lib/db";
+import { isAppError } from "@/lib/errors";
+import { handleTrackedEvent } from "@/lib/tracking";
+
+/**
+ * `batch/tracked` → records the subscription (when a user's app sent the event itself), then
+ * starts the job's one watcher, replays a native signal that came first, or — when the job has
+ * already settled — delivers to the new subscriber at once.
+ */
+export const trackBatch = inngest.createFunction(
+  { id: "track-batch", name: "Track a batch", triggers: [batchTracked], retries: 5 },
+  async ({ event, step }) => {
+    return step.run("record-and-watch", async () => {
+      try {
+        return await handleTrackedEvent(await getDb(), event.data);
+      } catch (error) {
+        // A bad destination or unknown endpoint will not get better by retrying.
+        if (isAppError(error)) throw new NonRetriableError(error.message, { cause: error });
+        throw error;
+      }
+    });
+  },
+);

@@ -1,0 +1,48 @@
+import { RetryAfterError } from "inngest";
+import { inngest } from "@/inngest/client";
+import { watchRequested } from "@/inngest/events";
+import { getDb } from "@/lib/db";
+import { isProviderError } from "@/lib/providers";
+import { continueWatch, pollOnce, pollsPerRun } from "@/lib/watching";
+
+/** How many polls of one provider may run at the same moment, across all watched batches. */
+export const POLL_CONCURRENCY_PER_PROVIDER = 10;
+
+/**
+ * The watcher: polls a batch, sleeps as long as `nextPollDelay` says, and repeats until the batch
+ * settles — by this poll or by a native signal the settle function applied meanwhile (each wake
+ * re-reads the job). A run whose watch generation is stale exits; a long watch continues in a
+ * fresh run before Inngest's 1,000-step limit.
+ */
+export const watchBatch = inngest.createFunction(
+  {
+    id: "watch-batch",
+    name: "Watch a batch",
+    triggers: [watchRequested],
+    retries: 6,
+    // Sleeping runs hold no slot: this bounds in-flight polls per provider, not watched batches.
+    concurrency: [{ key: "event.data.provider", limit: POLL_CONCURRENCY_PER_PROVIDER }],
+  },
+  async ({ event, step }) => {
+    const { jobId, generation, continuation } = event.data;
+    const polls = pollsPerRun();
+    for (let poll = 0; poll < polls; poll++) {
+      const decision = await step.run(`poll-${poll}`, async () => {
+        try {
+          return await pollOnce(await getDb(), { jobId, generation });
+        } catch (error) {
+          if (isProviderError(error) && error.code === "rate_limited" && error.retryAfterMs !== undefined) {
+            throw new RetryAfterError(error.message, error.retryAfterMs, { cause: error });
+          }
+          throw error;
+        }
+      });
+      if (decision.action === "stop") return { stopped: decision.why, polls: poll + 1, continuation };
+      await step.sleep(`sleep-${poll}`, decision.delayMs);
+    }
+    const continued = await step.run("continue-in-new-run", async () =>
+      continueWatch(await getDb(), { jobId, generation, continuation }),
+    );
+    return { stopped: continued ? "continued" : "settled", polls, continuation };
+  },
+);

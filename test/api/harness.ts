@@ -1,0 +1,96 @@
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { setDb } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { createTestDatabase, type TestDatabase } from "../helpers/db";
+import { startEventApiStandIn, type EventApiStandIn } from "../helpers/event-api";
+
+/**
+ * Route handlers are called in-process as plain functions, with `new Request(...)`, against a
+ * fresh PGlite database installed with setDb() and a stand-in Inngest event API.
+ */
+
+export const API_KEY = "test-api-key";
+export const BASE = "http://batchwatch.test";
+
+type Handler = (request: Request, context: { params: Promise<Record<string, string | string[]>> }) => Promise<Response>;
+
+export interface CallOptions {
+  /** A JSON-serialisable body, or a raw string sent as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The API key to send; null sends no Authorization header. Defaults to the valid key. */
+  key?: string | null;
+  params?: Record<string, string | string[]>;
+}
+
+export function makeRequest(method: string, path: string, options: CallOptions = {}): Request {
+  const headers = new Headers(options.headers);
+  const key = options.key === undefined ? API_KEY : options.key;
+  if (key !== null && !headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  return new Request(`${BASE}${path}`, { method, headers, body });
+}
+
+/** Calls a route handler the way Next does: the request, and params as a promise. */
+export async function call(handler: unknown, method: string, path: string, options: CallOptions = {}) {
+  const response = await (handler as Handler)(makeRequest(method, path, options), {
+    params: Promise.resolve(options.params ?? {}),
+  });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+export interface ApiHarness {
+  db: Database;
+  events: EventApiStandIn;
+}
+
+/** Installs a fresh database and event API for the test file; tables are emptied after each test. */
+export function useApiHarness(): ApiHarness {
+  const harness = {} as ApiHarness & { testDb: TestDatabase };
+  beforeAll(async () => {
+    harness.testDb = await createTestDatabase("pglite");
+    harness.db = harness.testDb.db;
+    setDb(harness.db);
+    harness.events = await startEventApiStandIn();
+  });
+  afterEach(async () => {
+    harness.events.events.length = 0;
+    await harness.db.exec(
+      "TRUNCATE jobs, job_events, endpoints, subscriptions, deliveries, delivery_attempts, inbound_events, outbox CASCADE",
+    );
+  });
+  afterAll(async () => {
+    await harness.events?.close();
+    setDb(undefined);
+    await harness.testDb?.drop();
+  });
+  return harness;
+}
+
+/** Runs `work` with environment variables changed, restoring them afterwards. */
+export async function withEnv<T>(changes: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
+  const previous = Object.fromEntries(Object.keys(changes).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(changes);
+  try {
+    return await work();
+  } finally {
+    apply(previous);
+  }
+}
