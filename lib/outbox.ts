@@ -1,4 +1,5 @@
 import { inngest } from "@/inngest/client";
+import { nowDate } from "./clock";
 import type { Database, Queryable } from "./db";
 
 /**
@@ -22,8 +23,8 @@ export const sendThroughInngest: EventSender = async (events) => {
 export async function enqueueEvents(tx: Queryable, events: OutgoingEvent[]): Promise<void> {
   for (const event of events) {
     await tx.query(
-      "INSERT INTO outbox (event_id, name, data) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
-      [event.id, event.name, JSON.stringify(event.data)],
+      "INSERT INTO outbox (event_id, name, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+      [event.id, event.name, JSON.stringify(event.data), nowDate()],
     );
   }
 }
@@ -54,8 +55,9 @@ async function sendRows(
 ): Promise<number> {
   if (rows.length === 0) return 0;
   await send(rows.map((row) => ({ id: row.event_id, name: row.name, data: row.data })));
-  await db.query("UPDATE outbox SET sent_at = now() WHERE event_id = ANY($1::text[])", [
+  await db.query("UPDATE outbox SET sent_at = $2 WHERE event_id = ANY($1::text[])", [
     rows.map((row) => row.event_id),
+    nowDate(),
   ]);
   return rows.length;
 }

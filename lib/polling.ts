@@ -135,28 +135,67 @@ interface Point {
   p: number;
 }
 
-/**
- * The fastest plausible completion rate (fraction per ms) from the progress series, or null if
- * progress has not been seen to move. Progress going backwards (a provider recounting) restarts
- * the series from the drop. Long-run rate: from the first point; latest rate: across the last
- * change. The faster of the two is used (see principle 2).
- */
-function estimateRate(points: Point[]): number | null {
+/** What the progress series says, from the last drop (a provider recounting) onwards. */
+interface ProgressTrend {
+  p: number;
+  /** Time of the first point showing the latest value: the last movement was seen then. */
+  changedAt: number;
+  /** Time of the point before that (the movement happened in between), if any. */
+  changedAfter: number | null;
+  /** Completion rate (fraction per ms): the faster of the long-run and the latest rate. */
+  rate: number | null;
+  /** Long-run rate over the series. */
+  longRate: number | null;
+  /** The smallest visible step of progress (1/total for counts). */
+  quantum: number;
+  /** The last movement ended a real stall: several equal points for longer than quantisation explains. */
+  resumed: boolean;
+}
+
+function progressTrend(points: Point[], quantumHint: number | null): ProgressTrend {
   let start = 0;
   for (let i = 1; i < points.length; i++) if (points[i].p < points[i - 1].p) start = i;
-  const last = points[points.length - 1];
-  let firstSame = points.length - 1;
-  while (firstSame > start && points[firstSame - 1].p === last.p) firstSame--;
-  if (firstSame <= start) return null;
-  const first = points[start];
-  const before = points[firstSame - 1];
-  const changed = points[firstSame];
-  const longSpan = changed.at - first.at;
-  const lastSpan = changed.at - before.at;
-  const longRate = longSpan > 0 ? (changed.p - first.p) / longSpan : 0;
-  const lastRate = lastSpan > 0 ? (changed.p - before.p) / lastSpan : 0;
-  const best = Math.max(longRate, lastRate);
-  return best > 0 && Number.isFinite(best) ? best : null;
+  const run = points.slice(start);
+  const n = run.length;
+  const last = run[n - 1];
+  let firstSame = n - 1;
+  while (firstSame > 0 && run[firstSame - 1].p === last.p) firstSame--;
+
+  let minStep = Infinity;
+  for (let i = 1; i < n; i++) {
+    const d = run[i].p - run[i - 1].p;
+    if (d > 0 && d < minStep) minStep = d;
+  }
+  const quantum = quantumHint ?? (Number.isFinite(minStep) ? Math.min(minStep, 0.01) : 0.001);
+
+  const rateBetween = (a: Point, b: Point) => (b.at > a.at && b.p > a.p ? (b.p - a.p) / (b.at - a.at) : null);
+  let longRate: number | null = null;
+  let rate: number | null = null;
+  let resumed = false;
+  if (firstSame > 0) {
+    const changed = run[firstSame];
+    const before = run[firstSame - 1];
+    longRate = rateBetween(run[0], changed);
+    const lastRate = rateBetween(before, changed);
+    rate = Math.max(longRate ?? 0, lastRate ?? 0) || null;
+    // Was `before` the end of a stall? Find the run of points equal to it.
+    let stallStart = firstSame - 1;
+    while (stallStart > 0 && run[stallStart - 1].p === before.p) stallStart--;
+    if (stallStart < firstSame - 1) {
+      const priorRate = stallStart > 0 ? rateBetween(run[0], run[stallStart]) : null;
+      const stalledFor = before.at - run[stallStart].at;
+      resumed = priorRate === null || priorRate * stalledFor >= 2 * quantum;
+    }
+  }
+  return {
+    p: last.p,
+    changedAt: run[firstSame].at,
+    changedAfter: firstSame > 0 ? run[firstSame - 1].at : null,
+    rate,
+    longRate,
+    quantum,
+    resumed,
+  };
 }
 
 /** Delay while validating / in progress, without native signals. */
@@ -166,47 +205,50 @@ function activeDelay(now: number, age: number, observations: PollObservation[]):
   const lastP = progressOf(last);
   if (lastP !== null && lastP >= 1) return briskDelay(age); // every request done: finalizing is next
 
+  const floor = P.activeFloorMs;
+  const idleCap = Math.min(P.idleCapMs, Math.max(floor, P.idleAgeFraction * age));
+  const progressingCap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
+
   // How long has nothing moved? "Moving" is a change of status or of progress.
   let firstSame = n - 1;
   while (firstSame > 0 && observations[firstSame - 1].status === last.status && progressOf(observations[firstSame - 1]) === lastP) {
     firstSame--;
   }
-  const stalledFor = Math.max(0, now - observations[firstSame].at);
-  const idleCap = Math.min(P.idleCapMs, Math.max(P.activeFloorMs, P.idleAgeFraction * age));
+  const idle = Math.min(idleCap, Math.max(floor, P.stallGrowth * Math.max(0, now - observations[firstSame].at)));
+  if (lastP === null || last.status !== "in_progress") return idle;
 
-  if (lastP !== null && firstSame === n - 1 && n > 1) {
-    const points: Point[] = [];
-    for (const o of observations) {
-      const p = progressOf(o);
-      if (p !== null) points.push({ at: o.at, p });
-    }
-    const rate = estimateRate(points);
-    const prev = points.length >= 2 ? points[points.length - 2] : undefined;
-    const beforePrev = points.length >= 3 ? points[points.length - 3] : undefined;
-    if (rate !== null && prev && (!beforePrev || beforePrev.p >= prev.p)) {
-      // Progress resumed after a stall (or moved for the first time): it moved at some unknown
-      // moment since the previous poll, so its rate is unknown, possibly a burst. Measure it
-      // before trusting any prediction: look again after half the last interval.
-      const interval = Math.max(0, last.at - prev.at);
-      const cap = Math.min(P.progressingCapMs, Math.max(P.activeFloorMs, P.progressingAgeFraction * age));
-      const remaining = last.at + (1 - lastP) / rate - now;
-      return Math.min(cap, Math.max(P.activeFloorMs, Math.min(0.5 * interval, P.approachFraction * remaining)));
-    }
-    if (rate !== null) {
-      // Progress moved at the last poll: approach the predicted end of the run.
-      const remaining = last.at + (1 - lastP) / rate - now;
-      const cap = Math.min(P.progressingCapMs, Math.max(P.activeFloorMs, P.progressingAgeFraction * age));
-      const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
-      if (remaining <= landing) {
-        // Land just after the predicted end (a little slack for rate noise).
-        return Math.min(cap, Math.max(P.briskMinMs, remaining + Math.max(2 * SECOND, 0.1 * Math.max(0, remaining))));
-      }
-      return Math.min(cap, Math.max(P.activeFloorMs, P.approachFraction * remaining));
-    }
+  const points: Point[] = [];
+  for (const o of observations) {
+    const p = progressOf(o);
+    if (p !== null) points.push({ at: o.at, p });
   }
+  const c = last.requestCounts;
+  const trend = progressTrend(points, c && finite(c.total) && c.total > 0 ? 1 / c.total : null);
+  if (trend.rate === null) return idle; // never seen moving
 
-  // Nothing moved (or no rate yet): back off with the length of the stall, bounded by the age.
-  return Math.min(idleCap, Math.max(P.activeFloorMs, P.stallGrowth * stalledFor));
+  // Approach the predicted end of the run: halfway there, then land just after it.
+  const remaining = trend.changedAt + (1 - trend.p) / trend.rate - now;
+  const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
+  const approach =
+    remaining <= landing
+      ? Math.max(P.briskMinMs, remaining + Math.max(2 * SECOND, 0.1 * Math.max(0, remaining)))
+      : Math.max(floor, P.approachFraction * remaining);
+  const progressing = Math.min(progressingCap, approach);
+
+  const sinceChange = Math.max(0, now - trend.changedAt);
+  if (sinceChange > 0 && firstSame < n - 1) {
+    // No movement at the last poll. Quantisation (fewer than ~2 steps expected since the last
+    // movement at the long-run rate) is not a stall; anything longer is.
+    // Past the predicted end without a status change is a stall too.
+    const expectedSteps = ((trend.longRate ?? 0) * sinceChange) / trend.quantum;
+    return expectedSteps < 2 && remaining > 0 ? progressing : idle;
+  }
+  if (trend.resumed && trend.changedAfter !== null) {
+    // Progress resumed after a stall at some unknown moment since the previous poll: its rate is
+    // unknown, possibly a burst. Measure it before trusting a prediction.
+    return Math.min(progressing, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
+  }
+  return progressing;
 }
 
 function briskDelay(age: number): number {
@@ -239,11 +281,10 @@ function finalise(ms: number): number {
 
 function computeDelay(history: PollHistory): number {
   const raw = Array.isArray(history?.observations) ? history.observations : [];
-  const observations = raw
-    .filter((o): o is PollObservation => !!o && typeof o === "object" && finite(o.at) && typeof o.status === "string")
-    .map((o, i) => ({ o, i }))
-    .sort((a, b) => a.o.at - b.o.at || a.i - b.i) // stable: equal times keep their order
-    .map(({ o }) => o);
+  // Array order is authoritative (newest last), even if clocks make `at` go backwards.
+  const observations = raw.filter(
+    (o): o is PollObservation => !!o && typeof o === "object" && finite(o.at) && typeof o.status === "string",
+  );
 
   const lastSeen = observations.length > 0 ? observations[observations.length - 1].at : NaN;
   const now = finite(history?.now) ? history.now : finite(lastSeen) ? lastSeen : NaN;

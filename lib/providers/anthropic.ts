@@ -1,4 +1,4 @@
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { z } from "zod";
 import { baseUrlFromEnv, DAY_MS, requireEnv } from "./config";
 import { bodyOf, callProvider, parseProviderPayload, sdkTimeoutMs } from "./http";
@@ -45,8 +45,9 @@ export function deriveEndedStatus(batch: AnthropicBatch): UnifiedStatus {
   return "completed";
 }
 
-function createAnthropicClient(): Anthropic {
+async function createAnthropicClient(): Promise<Anthropic> {
   const env = requireEnv(PROVIDER, ["ANTHROPIC_API_KEY"]);
+  const { Anthropic } = await import("@anthropic-ai/sdk");
   return new Anthropic({
     apiKey: env.ANTHROPIC_API_KEY,
     baseURL: baseUrlFromEnv("ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE_URL),
@@ -123,7 +124,7 @@ export function anthropicResultFromLine(value: unknown): BatchResult | undefined
 
 async function* anthropicResults(id: string, options: RetrieveOptions | undefined): AsyncGenerator<BatchResult> {
   assertBatchKind(PROVIDER, options);
-  const client = createAnthropicClient();
+  const client = await createAnthropicClient();
   const batch = await retrieveBatch(client, id);
   // results_url appears only once the batch has ended.
   const resultsUrl = batch.results_url;
@@ -146,7 +147,7 @@ export const anthropicProvider: ProviderAdapter = {
   assertConfigured: () => void requireEnv(PROVIDER, ["ANTHROPIC_API_KEY"]),
   async retrieve(id, options) {
     assertBatchKind(PROVIDER, options);
-    return snapshotFromAnthropicBatch(await retrieveBatch(createAnthropicClient(), id));
+    return snapshotFromAnthropicBatch(await retrieveBatch(await createAnthropicClient(), id));
   },
   results: anthropicResults,
 };

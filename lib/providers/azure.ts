@@ -1,4 +1,4 @@
-import { AzureOpenAI } from "openai";
+import type { AzureOpenAI } from "openai";
 import { DAY_MS, requireEnv } from "./config";
 import { sdkTimeoutMs } from "./http";
 import { createOpenAICompatibleAdapter } from "./openai-batch";
@@ -13,8 +13,9 @@ import type { ProviderAdapter } from "./types";
 const PROVIDER = "azure";
 const REQUIRED_ENV = ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION"] as const;
 
-function createAzureClient(): AzureOpenAI {
+async function createAzureClient(): Promise<AzureOpenAI> {
   const env = requireEnv(PROVIDER, REQUIRED_ENV);
+  const { AzureOpenAI } = await import("openai");
   const endpoint = env.AZURE_OPENAI_ENDPOINT.replace(/\/+$/, "");
   return new AzureOpenAI({
     apiKey: env.AZURE_OPENAI_API_KEY,

@@ -148,20 +148,33 @@ export function providerErrorFromStatus(
   return new ProviderError("invalid_response", `${who} answered with unexpected HTTP ${status}${suffix}`, options);
 }
 
-/** Classifies a failed fetch Response; reads at most a small part of its body for the message. */
-export async function providerErrorFromResponse(response: Response, provider: string): Promise<ProviderError> {
-  let body: unknown;
+const MAX_ERROR_BODY_BYTES = 4096;
+
+/** Reads the start of an error body; a provider's HTML error page can be large. */
+async function readErrorBody(response: Response): Promise<unknown> {
+  if (!response.body) return undefined;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    const text = (await response.text()).slice(0, 4096);
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
+    while (size < MAX_ERROR_BODY_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
     }
   } catch {
-    body = undefined;
+    return undefined;
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
-  return providerErrorFromStatus(response.status, response.headers, provider, body);
+  const text = new TextDecoder().decode(Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES));
+  return safeJson(text);
+}
+
+/** Classifies a failed fetch Response (Gemini, Together, xAI). */
+export async function providerErrorFromResponse(response: Response, provider: string): Promise<ProviderError> {
+  return providerErrorFromStatus(response.status, response.headers, provider, await readErrorBody(response));
 }
 
 const CONNECTION_ERROR_CODES = new Set([
@@ -197,7 +210,9 @@ function nameOf(error: Record<string, unknown>): string {
 
 /**
  * Classifies anything a provider call can throw — an SDK error (openai, @anthropic-ai/sdk,
- * @mistralai/mistralai), a fetch failure, a zod error — into a ProviderError. Reused by every provider.
+ * @mistralai/mistralai), a fetch failure, a zod error — into a ProviderError. Reused by every
+ * provider; a failed fetch Response goes through {@link providerErrorFromResponse} instead.
+ * Duck-typed on purpose, so importing this module never loads an SDK.
  */
 export function toProviderError(error: unknown, provider?: string): ProviderError {
   if (error instanceof ProviderError) return error;
@@ -216,8 +231,13 @@ export function toProviderError(error: unknown, provider?: string): ProviderErro
       const body = top.error ?? (typeof top.body === "string" ? safeJson(top.body) : undefined);
       return providerErrorFromStatus(status, top.headers as HeaderSource, provider, body, error);
     }
-    if (top instanceof Response) {
-      return providerErrorFromStatus(top.status, top.headers, provider, undefined, error);
+    if (status !== undefined && status >= 200) {
+      // The SDK refused a 2xx answer (wrong content type or shape).
+      return new ProviderError("invalid_response", `${who} answered HTTP ${status} with an unexpected body`, {
+        status,
+        provider,
+        cause: error,
+      });
     }
   }
 

@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { baseUrlFromEnv, DAY_MS, requireEnv } from "./config";
 import { sdkTimeoutMs } from "./http";
 import { createOpenAICompatibleAdapter } from "./openai-batch";
@@ -13,8 +13,9 @@ import type { ProviderAdapter } from "./types";
 const PROVIDER = "groq";
 export const GROQ_DEFAULT_BASE_URL = "https://api.groq.com";
 
-function createGroqClient(): OpenAI {
+async function createGroqClient(): Promise<OpenAI> {
   const env = requireEnv(PROVIDER, ["GROQ_API_KEY"]);
+  const { OpenAI } = await import("openai");
   return new OpenAI({
     apiKey: env.GROQ_API_KEY,
     baseURL: `${baseUrlFromEnv("GROQ_BASE_URL", GROQ_DEFAULT_BASE_URL)}/openai/v1`,

@@ -1,4 +1,4 @@
-import { Mistral } from "@mistralai/mistralai";
+import type { Mistral } from "@mistralai/mistralai";
 import { z } from "zod";
 import { baseUrlFromEnv, DAY_MS, requireEnv } from "./config";
 import { callProvider, parseProviderPayload, sdkTimeoutMs } from "./http";
@@ -46,8 +46,9 @@ const mistralJobSchema = z.object({
 });
 type MistralJob = z.infer<typeof mistralJobSchema>;
 
-function createMistralClient(): Mistral {
+async function createMistralClient(): Promise<Mistral> {
   const env = requireEnv(PROVIDER, ["MISTRAL_API_KEY"]);
+  const { Mistral } = await import("@mistralai/mistralai");
   return new Mistral({
     apiKey: env.MISTRAL_API_KEY,
     serverURL: baseUrlFromEnv("MISTRAL_BASE_URL", MISTRAL_DEFAULT_BASE_URL),
@@ -93,7 +94,7 @@ export function snapshotFromMistralJob(job: MistralJob): UnifiedSnapshot {
 /** Output and error files use OpenAI's JSONL line format. */
 async function* mistralResults(id: string, options: RetrieveOptions | undefined): AsyncGenerator<BatchResult> {
   assertBatchKind(PROVIDER, options);
-  const client = createMistralClient();
+  const client = await createMistralClient();
   const job = await retrieveJob(client, id);
   const files = [
     { fileId: job.outputFile, describe: "mistral output file" },
@@ -115,7 +116,7 @@ export const mistralProvider: ProviderAdapter = {
   assertConfigured: () => void requireEnv(PROVIDER, ["MISTRAL_API_KEY"]),
   async retrieve(id, options) {
     assertBatchKind(PROVIDER, options);
-    return snapshotFromMistralJob(await retrieveJob(createMistralClient(), id));
+    return snapshotFromMistralJob(await retrieveJob(await createMistralClient(), id));
   },
   results: mistralResults,
 };

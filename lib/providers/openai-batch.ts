@@ -137,8 +137,8 @@ export interface OpenAICompatibleConfig {
   nativeWebhooks: boolean;
   /** Names every required variable; throws `credentials` when one is missing. */
   assertConfigured(): void;
-  /** Builds a client from the current environment (called per request). */
-  createClient(): OpenAI;
+  /** Builds a client from the current environment (called per request; the SDK loads on first use). */
+  createClient(): Promise<OpenAI>;
 }
 
 async function retrieveOpenAIBatch(config: OpenAICompatibleConfig, client: OpenAI, id: string): Promise<OpenAIBatch> {
@@ -153,7 +153,7 @@ async function* openAIBatchResults(
   options: RetrieveOptions | undefined,
 ): AsyncGenerator<BatchResult> {
   assertBatchKind(config.name, options);
-  const client = config.createClient();
+  const client = await config.createClient();
   const batch = await retrieveOpenAIBatch(config, client, id);
   const files = [
     { fileId: batch.output_file_id, describe: "output file" },
@@ -179,7 +179,7 @@ export function createOpenAICompatibleAdapter(config: OpenAICompatibleConfig): P
     assertConfigured: () => config.assertConfigured(),
     async retrieve(id, options) {
       assertBatchKind(config.name, options);
-      const batch = await retrieveOpenAIBatch(config, config.createClient(), id);
+      const batch = await retrieveOpenAIBatch(config, await config.createClient(), id);
       return snapshotFromOpenAIBatch(config.name, batch);
     },
     results: (id, options) => openAIBatchResults(config, id, options),

@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { z } from "zod";
 import { baseUrlFromEnv, DAY_MS, HOUR_MS, requireEnv } from "./config";
 import { ProviderError } from "./errors";
@@ -13,8 +13,9 @@ import { JOB_KINDS, type JobKind, type ProviderAdapter, type RetrieveOptions, ty
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 const PROVIDER = "openai";
 
-function createOpenAIClient(): OpenAI {
+async function createOpenAIClient(): Promise<OpenAI> {
   const env = requireEnv(PROVIDER, ["OPENAI_API_KEY"]);
+  const { OpenAI } = await import("openai");
   return new OpenAI({
     apiKey: env.OPENAI_API_KEY,
     baseURL: baseUrlFromEnv("OPENAI_BASE_URL", OPENAI_DEFAULT_BASE_URL),
@@ -106,7 +107,7 @@ function errorDetail(error: z.infer<typeof apiError>): Record<string, unknown> |
 }
 
 async function retrieveResponse(id: string): Promise<UnifiedSnapshot> {
-  const client = createOpenAIClient();
+  const client = await createOpenAIClient();
   const payload = await callProvider(PROVIDER, (signal) => client.responses.retrieve(id, {}, { signal }));
   const response = parseProviderPayload(responseSchema, payload, PROVIDER, "response object");
   const status = mapStatus(OPENAI_RESPONSE_STATUS_MAP, response.status, PROVIDER);
@@ -133,7 +134,7 @@ async function retrieveResponse(id: string): Promise<UnifiedSnapshot> {
 }
 
 async function retrieveFineTuningJob(id: string): Promise<UnifiedSnapshot> {
-  const client = createOpenAIClient();
+  const client = await createOpenAIClient();
   const payload = await callProvider(PROVIDER, (signal) => client.fineTuning.jobs.retrieve(id, { signal }));
   const job = parseProviderPayload(fineTuningJobSchema, payload, PROVIDER, "fine-tuning job");
   const status = mapStatus(OPENAI_FINE_TUNING_STATUS_MAP, job.status, PROVIDER);
@@ -169,7 +170,7 @@ async function retrieveEvalRun(runId: string, evalId: string | undefined): Promi
   if (!evalId) {
     throw new ProviderError("not_found", "retrieving an OpenAI eval run needs its evalId", { provider: PROVIDER });
   }
-  const client = createOpenAIClient();
+  const client = await createOpenAIClient();
   const payload = await callProvider(PROVIDER, (signal) => client.evals.runs.retrieve(runId, { eval_id: evalId }, { signal }));
   const run = parseProviderPayload(evalRunSchema, payload, PROVIDER, "eval run");
   const status = mapStatus(OPENAI_EVAL_RUN_STATUS_MAP, run.status, PROVIDER);

@@ -62,9 +62,9 @@
  *   if (delivery.duplicate) return new Response(null, { status: 204 });
  *
  *   try {
- *     if (delivery.event.type === "batch.completed") {
- *       await importResults(delivery.event.id, delivery.event.requestCounts);
- *     }
+ *     const { event } = delivery;
+ *     if (event.type === "batch.completed") await importResults(event.provider, event.id);
+ *     else if (event.type === "webhook.test") console.log(`test from ${event.endpoint}`);
  *     await delivery.ack();
  *     return new Response(null, { status: 204 });
  *   } catch (error) {
@@ -85,40 +85,67 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 // Event
 // ---------------------------------------------------------------------------------------------
 
-export type BatchWebhookEventType =
+/** Known today: batch.*, response.completed|failed|cancelled|incomplete,
+ * fine_tuning.job.succeeded|failed|cancelled, eval.run.succeeded|failed|canceled. */
+export type JobEventType =
   | "batch.completed"
   | "batch.failed"
   | "batch.expired"
   | "batch.cancelled"
-  | "webhook.test"
   | `response.${string}`
   | `fine_tuning.job.${string}`
   | `eval.run.${string}`;
 
-/** One finished job, in the same shape whatever the provider. */
-export interface BatchWebhookEvent {
-  type: BatchWebhookEventType;
-  /** The job id at the provider. */
+export interface RequestCounts {
+  total: number;
+  /** Requests that succeeded. */
+  completed: number;
+  /** Requests that failed. */
+  failed: number;
+  cancelled?: number;
+  expired?: number;
+  processing?: number;
+  [count: string]: number | undefined;
+}
+
+/** One finished job (batch, background response, fine-tuning job, eval run), the same shape for every provider. */
+export interface JobFinishedEvent {
+  type: JobEventType;
+  /** The provider's own id of the job. */
   id: string;
   /** e.g. "openai", "anthropic", "gemini", "mistral". */
   provider: string;
-  /** What kind of job, e.g. "batch". */
+  /** "batch", "response", "fine_tuning_job" or "eval_run". */
   kind: string;
-  /** The unified status, e.g. "completed", "failed", "expired", "cancelled". */
+  /** The unified (OpenAI batch) status: "completed", "failed", "expired" or "cancelled". */
   status: string;
-  /** The status exactly as the provider reported it. */
-  providerStatus: string;
-  /** Why the job failed, expired or was cancelled; null when it completed. */
+  /** The provider's own status word, unmapped; null when unknown. */
+  providerStatus: string | null;
+  /** Why batchwatch itself ended the watch as failed (e.g. "watch_timeout"); null otherwise. */
   reason: string | null;
-  requestCounts: { total: number; completed: number; failed: number; [count: string]: number };
-  /** ISO 8601. */
-  createdAt: string;
+  /** Null when the provider reports no counts: counts are never invented. */
+  requestCounts: RequestCounts | null;
+  /** ISO 8601, or null when unknown. */
+  createdAt: string | null;
   /** ISO 8601, or null when unknown. */
   endedAt: string | null;
-  metadata: Record<string, string>;
-  /** Provider-specific extras. */
-  detail?: Record<string, unknown>;
+  /** The metadata given when the job was tracked. */
+  metadata: Record<string, unknown>;
+  /** Provider-specific extras (output/error file ids, error messages). */
+  detail?: Record<string, unknown> | null;
 }
+
+/** Sent from the dashboard or API to check an endpoint before any job ends. */
+export interface WebhookTestEvent {
+  type: "webhook.test";
+  /** The endpoint's name. */
+  endpoint: string;
+  /** ISO 8601. */
+  sentAt: string;
+}
+
+/** What a batchwatch webhook carries; narrow on `type`. */
+export type BatchWebhookEvent = JobFinishedEvent | WebhookTestEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -436,11 +463,24 @@ function hasMatchingSignature(keys: Buffer[], signedPrefix: string, body: string
   return matched;
 }
 
-const EVENT_TYPE =
-  /^(?:batch\.(?:completed|failed|expired|cancelled)|webhook\.test|response\.[a-z_]+|fine_tuning\.job\.[a-z_]+|eval\.run\.[a-z_]+)$/;
+const JOB_EVENT_TYPE =
+  /^(?:batch\.(?:completed|failed|expired|cancelled)|response\.[a-z_]+|fine_tuning\.job\.[a-z_]+|eval\.run\.[a-z_]+)$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalid(message: string): never {
+  throw new BatchWebhookError("invalid_payload", message);
+}
+
+function expectString(event: Record<string, unknown>, field: string, { nullable = false, date = false } = {}): void {
+  const value = event[field];
+  if (value === null && nullable) return;
+  if (typeof value !== "string" || value === "") {
+    invalid(`${field} must be a non-empty string${nullable ? " or null" : ""}`);
+  }
+  if (date && Number.isNaN(Date.parse(value))) invalid(`${field} must be an ISO 8601 date`);
 }
 
 /**
@@ -448,40 +488,35 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * dependencies). Unknown extra fields are kept, so newer senders stay readable.
  */
 export function parseBatchWebhookEvent(value: unknown): BatchWebhookEvent {
-  const invalid = (message: string): never => {
-    throw new BatchWebhookError("invalid_payload", message);
-  };
   if (!isObject(value)) return invalid("the body is not a JSON object");
 
-  if (typeof value.type !== "string" || !EVENT_TYPE.test(value.type)) invalid("type is not a known event type");
-  for (const field of ["id", "provider", "kind", "status", "providerStatus", "createdAt"] as const) {
-    if (typeof value[field] !== "string" || value[field] === "") invalid(`${field} must be a non-empty string`);
+  if (value.type === "webhook.test") {
+    expectString(value, "endpoint");
+    expectString(value, "sentAt", { date: true });
+    return value as unknown as WebhookTestEvent;
   }
-  for (const field of ["reason", "endedAt"] as const) {
-    if (value[field] !== null && typeof value[field] !== "string") invalid(`${field} must be a string or null`);
-  }
-  for (const field of ["createdAt", "endedAt"] as const) {
-    if (typeof value[field] === "string" && Number.isNaN(Date.parse(value[field] as string))) {
-      invalid(`${field} must be an ISO 8601 date`);
-    }
-  }
+
+  if (typeof value.type !== "string" || !JOB_EVENT_TYPE.test(value.type)) invalid("type is not a known event type");
+  for (const field of ["id", "provider", "kind", "status"]) expectString(value, field);
+  for (const field of ["providerStatus", "reason"]) expectString(value, field, { nullable: true });
+  for (const field of ["createdAt", "endedAt"]) expectString(value, field, { nullable: true, date: true });
 
   const counts = value.requestCounts;
-  if (!isObject(counts)) return invalid("requestCounts must be an object");
-  for (const field of ["total", "completed", "failed"]) {
-    if (!(field in counts)) invalid(`requestCounts.${field} is missing`);
-  }
-  for (const [field, count] of Object.entries(counts)) {
-    if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
-      invalid(`requestCounts.${field} must be a non-negative integer`);
+  if (counts !== null) {
+    if (!isObject(counts)) return invalid("requestCounts must be an object or null");
+    for (const field of ["total", "completed", "failed"]) {
+      if (!(field in counts)) invalid(`requestCounts.${field} is missing`);
+    }
+    for (const [field, count] of Object.entries(counts)) {
+      if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
+        invalid(`requestCounts.${field} must be a non-negative integer`);
+      }
     }
   }
 
-  if (!isObject(value.metadata)) return invalid("metadata must be an object");
-  for (const [key, entry] of Object.entries(value.metadata)) {
-    if (typeof entry !== "string") invalid(`metadata.${key} must be a string`);
+  if (!isObject(value.metadata)) invalid("metadata must be an object");
+  if (value.detail !== undefined && value.detail !== null && !isObject(value.detail)) {
+    invalid("detail must be an object or null when present");
   }
-  if (value.detail !== undefined && !isObject(value.detail)) invalid("detail must be an object when present");
-
-  return value as unknown as BatchWebhookEvent;
+  return value as unknown as JobFinishedEvent;
 }

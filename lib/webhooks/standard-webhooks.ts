@@ -166,6 +166,7 @@ export function verifyWebhook({
   toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
   now = new Date(),
 }: VerifyInput): { id: string; timestamp: number } {
+  if (secrets.length === 0) throw new TypeError("at least one webhook secret is required");
   const id = readHeader(headers, "webhook-id");
   const timestampText = readHeader(headers, "webhook-timestamp");
   const signatureHeader = readHeader(headers, "webhook-signature");
@@ -183,8 +184,6 @@ export function verifyWebhook({
   if (timestamp - nowSeconds > toleranceSeconds) {
     throw new WebhookVerificationError("future_timestamp", "webhook-timestamp is too far in the future");
   }
-  if (secrets.length === 0) throw new TypeError("at least one webhook secret is required");
-
   const received = parseSignatures(signatureHeader);
   for (const secret of secrets) {
     const expected = hmacBytes(keyFor(secret), id, timestampText, body);

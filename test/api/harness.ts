@@ -66,8 +66,10 @@ export function useApiHarness(): ApiHarness {
   });
   afterEach(async () => {
     harness.events.events.length = 0;
+    // DELETE rather than TRUNCATE: on PGlite it is many times faster for a handful of rows.
     await harness.db.exec(
-      "TRUNCATE jobs, job_events, endpoints, subscriptions, deliveries, delivery_attempts, inbound_events, outbox CASCADE",
+      "DELETE FROM delivery_attempts; DELETE FROM deliveries; DELETE FROM subscriptions; DELETE FROM job_events; " +
+        "DELETE FROM jobs; DELETE FROM endpoints; DELETE FROM inbound_events; DELETE FROM outbox;",
     );
   });
   afterAll(async () => {

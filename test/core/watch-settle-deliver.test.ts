@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { setDb } from "@/lib/db";
 import { trackBatch } from "@/lib/tracking";
-import { createTestDatabase, type TestDatabase } from "../helpers/db";
+import { createTestDatabase, resetDatabase, type TestDatabase } from "../helpers/db";
 import { InngestHarness } from "../helpers/inngest-harness";
 import { startReceiver } from "../helpers/receiver";
 
@@ -13,20 +13,21 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
 beforeAll(async () => {
   receiver = await startReceiver({ secret: SECRET, now: () => harness.now() });
+  testDb = await createTestDatabase("pglite");
+  setDb(testDb.db);
 });
 afterAll(async () => {
   await receiver.close();
+  setDb(undefined);
+  await testDb.drop();
 });
 beforeEach(async () => {
-  testDb = await createTestDatabase("pglite");
-  setDb(testDb.db);
+  await resetDatabase(testDb.db);
   harness = await new InngestHarness().start();
   receiver.received.length = 0;
 });
 afterEach(async () => {
   await harness.stop();
-  setDb(undefined);
-  await testDb.drop();
 });
 
 describe("a tracked simulated batch", () => {
@@ -39,9 +40,7 @@ describe("a tracked simulated batch", () => {
     });
     expect(tracked.created).toBe(true);
 
-    const started = performance.now();
     await harness.drain();
-    console.log("drain ms", performance.now() - started, harness.runs.map((r) => r.functionId + ":" + (r.error?.message ?? "ok")));
 
     const [job] = await testDb.db.query<{ status: string; outcome: string; settled_by: string; poll_count: number }>(
       "SELECT status, outcome, settled_by, poll_count FROM jobs",

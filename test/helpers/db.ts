@@ -67,3 +67,10 @@ function withDatabase(url: string, database: string): string {
   parsed.pathname = `/${database}`;
   return parsed.toString();
 }
+
+/** Empties every table (faster than a new database per test; the schema stays). */
+export async function resetDatabase(db: Database): Promise<void> {
+  await db.exec(
+    "TRUNCATE jobs, job_events, endpoints, subscriptions, deliveries, delivery_attempts, inbound_events, outbox RESTART IDENTITY CASCADE",
+  );
+}

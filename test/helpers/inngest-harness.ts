@@ -95,6 +95,11 @@ export class InngestHarness {
     this.pending.push(event);
   }
 
+  /** Puts back an event taken with {@link discardPending}, bypassing the id dedupe. */
+  requeue(event: RecordedEvent): void {
+    this.pending.push(event);
+  }
+
   /** Queues an event as if a user's app had sent it with `inngest.send`. */
   send(event: RecordedEvent): void {
     this.accept(event);
@@ -107,21 +112,23 @@ export class InngestHarness {
   async drain(options: { maxRuns?: number; only?: string[] } = {}): Promise<FunctionRun[]> {
     const made: FunctionRun[] = [];
     const maxRuns = options.maxRuns ?? 200;
-    while (this.pending.length > 0) {
+    const runs = (event: RecordedEvent) =>
+      functionsFor(event.name).filter((fn) => !options.only || options.only.includes(fn.id()));
+    for (;;) {
+      // With `only`, events for other functions stay pending, as if those functions were slow.
+      const index = this.pending.findIndex((event) => runs(event).length > 0);
+      if (index === -1) return made;
       if (made.length >= maxRuns) throw new Error(`drain: more than ${maxRuns} runs; is something looping?`);
-      const event = this.pending.shift()!;
-      for (const fn of functionsFor(event.name)) {
-        if (options.only && !options.only.includes(fn.id())) continue;
-        made.push(...(await this.runWithRetries(fn, event)));
-      }
+      const [event] = this.pending.splice(index, 1);
+      for (const fn of runs(event!)) made.push(...(await this.runWithRetries(fn, event!)));
     }
-    return made;
   }
 
   /** Drops pending events without running them (a lost event, or Inngest down). */
   discardPending(name?: string): RecordedEvent[] {
     const dropped = this.pending.filter((event) => !name || event.name === name);
-    this.pending.splice(0, this.pending.length, ...this.pending.filter((event) => name && event.name !== name));
+    const kept = this.pending.filter((event) => name !== undefined && event.name !== name);
+    this.pending.splice(0, this.pending.length, ...kept);
     return dropped;
   }
 
@@ -132,12 +139,25 @@ export class InngestHarness {
   /** Runs one function for one event, as Inngest would run a replay from its dashboard. */
   async runOnce(fn: InngestFunction.Any, event: RecordedEvent, attempt = 0): Promise<FunctionRun> {
     const sleptSteps = new Set<string>();
+    // @inngest/test hands back errors serialised (a RetryAfterError loses its delay), so keep
+    // the last error a step threw as it was thrown.
+    let thrownInStep: unknown;
     const engine = new InngestTestEngine({
       function: fn,
       events: [{ ...event, id: event.id ?? `evt-${this.runs.length}` } as never],
       transformCtx: (raw) => {
         const ctx = mockCtx(raw) as typeof raw & { attempt: number };
         ctx.attempt = attempt;
+        const run = ctx.step.run.bind(ctx.step) as (id: string, fn: () => unknown) => Promise<unknown>;
+        (ctx.step as { run: unknown }).run = (id: string, fn: () => unknown) =>
+          run(id, async () => {
+            try {
+              return await fn();
+            } catch (error) {
+              thrownInStep = error;
+              throw error;
+            }
+          });
         // @inngest/test replays the handler from the top for every step; a sleep moves the fake
         // clock once, the first time its step id is reached.
         (ctx.step as { sleep: unknown }).sleep = async (id: string, duration: number | string) => {
@@ -153,7 +173,9 @@ export class InngestHarness {
       functionId: fn.id(),
       event,
       attempt,
-      ...("error" in output && output.error ? { error: output.error as Error } : { result: output.result }),
+      ...("error" in output && output.error
+        ? { error: (thrownInStep as Error | undefined) ?? (output.error as Error) }
+        : { result: output.result }),
     };
     this.runs.push(run);
     return run;
@@ -201,9 +223,10 @@ function isNonRetriable(error: Error): boolean {
 function retryDelayOf(error: Error): number {
   const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
   if (typeof retryAfter === "string") {
+    // RetryAfterError keeps whole seconds as a string, or an ISO date.
+    if (/^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
     const at = Date.parse(retryAfter);
-    if (!Number.isNaN(at)) return Math.max(1_000, at - now());
-    return Number(retryAfter) * 1000 || 30_000;
+    return Number.isNaN(at) ? 30_000 : Math.max(1_000, at - now());
   }
   if (typeof retryAfter === "number") return retryAfter;
   if (retryAfter instanceof Date) return Math.max(1_000, retryAfter.getTime() - now());

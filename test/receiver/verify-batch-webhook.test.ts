@@ -10,7 +10,7 @@ import {
   createMemoryReplayStore,
   createPostgresReplayStore,
   createReplayTable,
-  type BatchWebhookEvent,
+  type JobFinishedEvent,
   type ReplayStore,
   type ReplayStoreOptions,
   verifyBatchWebhook,
@@ -24,7 +24,7 @@ const START = Date.parse("2026-03-01T12:00:00Z");
 let clock = START;
 const now = () => clock;
 
-const EVENT: BatchWebhookEvent = {
+const EVENT: JobFinishedEvent = {
   type: "batch.completed",
   id: "batch_abc123",
   provider: "openai",
@@ -94,7 +94,7 @@ describe("verification", () => {
 
   test("accepts a delivery signed by batchwatch's signer", async () => {
     const delivery = await verifyBatchWebhook(ourDelivery(), SECRET, { now, replayStore: createMemoryReplayStore({ now }) });
-    expect(delivery.event.requestCounts.completed).toBe(9);
+    expect(delivery.event.type === "batch.completed" && delivery.event.requestCounts?.completed).toBe(9);
   });
 
   test("uses an in-memory replay store by default", async () => {
@@ -117,17 +117,22 @@ describe("verification", () => {
   });
 
   test.each([
-    ["batch.failed"],
-    ["batch.expired"],
-    ["batch.cancelled"],
-    ["webhook.test"],
-    ["response.completed"],
-    ["fine_tuning.job.succeeded"],
-    ["eval.run.failed"],
-  ])("accepts the event type %s", async (type) => {
-    const request = ourDelivery({ body: JSON.stringify({ ...EVENT, type }) });
-    const delivery = await verifyBatchWebhook(request, SECRET, { now, replayStore: createMemoryReplayStore() });
-    expect(delivery.event.type).toBe(type);
+    ["batch.failed", { status: "failed", reason: "watch_timeout", requestCounts: null, providerStatus: null }],
+    ["batch.expired", { status: "expired", endedAt: null }],
+    ["batch.cancelled", { status: "cancelled", createdAt: null, detail: null }],
+    ["response.incomplete", { kind: "response", providerStatus: "incomplete" }],
+    ["fine_tuning.job.succeeded", { kind: "fine_tuning_job", metadata: { suffix: "v2", epochs: 3 } }],
+    ["eval.run.canceled", { kind: "eval_run", status: "cancelled", detail: undefined }],
+  ])("accepts a %s event", async (type, fields) => {
+    const body = JSON.stringify({ ...EVENT, ...fields, type });
+    const delivery = await verifyBatchWebhook(ourDelivery({ body }), SECRET, { now, replayStore: createMemoryReplayStore() });
+    expect(delivery.event).toEqual(JSON.parse(body));
+  });
+
+  test("accepts the webhook.test event an endpoint check sends", async () => {
+    const body = JSON.stringify({ type: "webhook.test", endpoint: "production", sentAt: "2026-03-01T12:00:00.000Z" });
+    const delivery = await verifyBatchWebhook(ourDelivery({ body }), SECRET, { now, replayStore: createMemoryReplayStore() });
+    expect(delivery.event).toEqual({ type: "webhook.test", endpoint: "production", sentAt: "2026-03-01T12:00:00.000Z" });
   });
 
   test("keeps unknown extra fields so newer senders stay readable", async () => {
@@ -180,12 +185,15 @@ describe("verification", () => {
     ["no id", JSON.stringify({ ...EVENT, id: undefined })],
     ["an empty provider", JSON.stringify({ ...EVENT, provider: "" })],
     ["a numeric reason", JSON.stringify({ ...EVENT, reason: 42 })],
-    ["no requestCounts", JSON.stringify({ ...EVENT, requestCounts: undefined })],
+    ["requestCounts left out (it is null when unknown)", JSON.stringify({ ...EVENT, requestCounts: undefined })],
+    ["requestCounts as a number", JSON.stringify({ ...EVENT, requestCounts: 10 })],
+    ["an empty providerStatus", JSON.stringify({ ...EVENT, providerStatus: "" })],
+    ["metadata null", JSON.stringify({ ...EVENT, metadata: null })],
+    ["a webhook.test without sentAt", JSON.stringify({ type: "webhook.test", endpoint: "production" })],
     ["a negative count", JSON.stringify({ ...EVENT, requestCounts: { total: 1, completed: -1, failed: 0 } })],
     ["a fractional count", JSON.stringify({ ...EVENT, requestCounts: { total: 1.5, completed: 0, failed: 0 } })],
     ["a missing failed count", JSON.stringify({ ...EVENT, requestCounts: { total: 1, completed: 1 } })],
     ["a createdAt that is not a date", JSON.stringify({ ...EVENT, createdAt: "yesterday" })],
-    ["non-string metadata", JSON.stringify({ ...EVENT, metadata: { retries: 3 } })],
     ["metadata as an array", JSON.stringify({ ...EVENT, metadata: [] })],
     ["detail that is not an object", JSON.stringify({ ...EVENT, detail: "x" })],
   ])("refuses a correctly signed body with %s as invalid_payload (400)", async (_, body) => {

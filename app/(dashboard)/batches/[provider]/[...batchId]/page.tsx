@@ -1,0 +1,267 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import type { ReactNode } from "react";
+import { ActionForm } from "@/app/components/action-form";
+import { AutoRefresh } from "@/app/components/auto-refresh";
+import { requireSession } from "@/lib/auth/session";
+import { resendDeliveryAction } from "@/lib/dashboard/actions";
+import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
+import { batchHref, batchIdFromSegments, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
+import { buildTimeline, deliveryDestination, destinationLabel } from "@/lib/dashboard/timeline";
+import { getDb } from "@/lib/db";
+import { ProgressBar } from "../../../_components/progress-bar";
+import { StatusBadge } from "../../../_components/status-badge";
+import { ExactTime, RelativeTime } from "../../../_components/time";
+
+type Params = { provider: string; batchId: string[] };
+type SearchParams = Record<string, string | string[] | undefined>;
+
+const REFRESH_INTERVAL_MS = 3000;
+
+export async function generateMetadata({ params }: { params: Promise<Params> }): Promise<Metadata> {
+  const { batchId } = await params;
+  return { title: `${batchIdFromSegments(batchId)} · batchwatch` };
+}
+
+export default async function BatchPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<Params>;
+  searchParams: Promise<SearchParams>;
+}) {
+  const [{ provider, batchId: segments }, query] = await Promise.all([params, searchParams]);
+  const batchId = batchIdFromSegments(segments);
+  const kind = parseKind(query.kind);
+  const here = batchHref(provider, batchId, kind);
+  await requireSession(here);
+
+  const page = await loadBatchPage(await getDb(), provider, batchId, kind);
+  if (!page) notFound();
+  const { job } = page;
+  const now = Date.now();
+  const settled = job.settledAt !== null;
+  const deliveriesInFlight = page.deliveries.some((delivery) => delivery.status === "pending");
+
+  return (
+    <>
+      <AutoRefresh active={!settled || deliveriesInFlight} intervalMs={REFRESH_INTERVAL_MS} />
+      <p className="breadcrumb">
+        <Link href="/batches">← Batches</Link>
+      </p>
+      <div className="page-head">
+        <h1 className="mono batch-title">{job.batchId}</h1>
+        <p className="page-subtitle">
+          <StatusBadge status={job.status} /> <span>{job.provider}</span> · <span>{humanize(job.kind)}</span>
+          {job.evalId ? (
+            <>
+              {" "}
+              · eval <span className="mono">{job.evalId}</span>
+            </>
+          ) : null}
+        </p>
+        <p className="muted" role="status">
+          {settled ? `Settled ${humanize(job.outcome ?? "")}.` : `Watching: ${watchSummary(job, now)}.`}
+          {deliveriesInFlight ? " A delivery is in flight; this page updates itself." : ""}
+        </p>
+      </div>
+
+      <Summary page={page} now={now} />
+
+      {page.kindDetail ? (
+        <section aria-labelledby="detail-heading">
+          <h2 id="detail-heading">{humanize(job.kind)} detail</h2>
+          <pre tabIndex={0} aria-label={`${humanize(job.kind)} detail as JSON`}>
+            {prettyJson(page.kindDetail)}
+          </pre>
+        </section>
+      ) : null}
+
+      <Deliveries page={page} here={here} />
+      <Timeline page={page} />
+      <Subscribers page={page} />
+    </>
+  );
+}
+
+function Summary({ page, now }: { page: BatchPage; now: number }) {
+  const { job } = page;
+  const facts: [string, ReactNode][] = [
+    ["Progress", <ProgressBar key="p" counts={job.requestCounts} progress={job.progress} settled={job.settledAt !== null} />],
+    ["Provider status", job.providerStatus ?? <span className="muted">not polled yet</span>],
+    ["Tracked", <RelativeTime key="t" iso={job.trackedAt} now={now} />],
+    [job.settledAt ? "Settled" : "Next poll", job.settledAt ? <ExactTime key="s" iso={job.settledAt} /> : watchSummary(job, now)],
+    ["Outcome", job.outcome ? <StatusBadge key="o" status={job.outcome} /> : <span className="muted">not yet</span>],
+    ["Reason", job.settleReason ? humanize(job.settleReason) : <span className="muted">reported by the provider</span>],
+    ["Settled by", job.settledBy ?? <span className="muted">—</span>],
+    ["Polls", String(job.pollCount)],
+    ["Last polled", <ExactTime key="l" iso={job.lastPolledAt} />],
+    ["Created at provider", <ExactTime key="c" iso={job.providerCreatedAt} />],
+    ["Ended at provider", <ExactTime key="e" iso={job.providerEndedAt} />],
+    ["Expires", <ExactTime key="x" iso={job.expiresAt} />],
+    ["Subscribers", String(page.subscriberCount)],
+  ];
+  return (
+    <section aria-labelledby="summary-heading">
+      <h2 id="summary-heading" className="visually-hidden">
+        Summary
+      </h2>
+      <dl className="facts">
+        {facts.map(([term, value]) => (
+          <div key={term} className="fact">
+            <dt>{term}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function Deliveries({ page, here }: { page: BatchPage; here: string }) {
+  return (
+    <section aria-labelledby="deliveries-heading">
+      <h2 id="deliveries-heading">Deliveries</h2>
+      {page.deliveries.length === 0 ? (
+        <p className="muted">
+          {page.job.settledAt
+            ? "No delivery: there was no active subscriber when the batch settled."
+            : "Each subscriber gets one delivery when the batch settles."}
+        </p>
+      ) : (
+        page.deliveries.map((delivery) => {
+          const payload = page.payloads[delivery.id];
+          return (
+            <article key={delivery.id} id={`delivery-${delivery.id}`} className="card" aria-labelledby={`delivery-${delivery.id}-title`}>
+              <header className="card-head">
+                <h3 id={`delivery-${delivery.id}-title`}>
+                  <span className="mono">{delivery.eventType}</span> to{" "}
+                  {deliveryDestination(delivery, page.subscriptions, page.endpointNames)}
+                </h3>
+                <StatusBadge status={delivery.status} />
+              </header>
+              <p className="muted small">
+                Delivery <span className="mono">{delivery.id}</span> (the <code>webhook-id</code> on every attempt) ·{" "}
+                {delivery.attemptCount} {delivery.attemptCount === 1 ? "attempt" : "attempts"}
+              </p>
+              {delivery.attempts.length > 0 ? (
+                <div className="table-wrap">
+                  <table className="data-table compact">
+                    <caption className="visually-hidden">Attempts of delivery {delivery.id}</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Attempt</th>
+                        <th scope="col">At</th>
+                        <th scope="col">Response</th>
+                        <th scope="col">Duration</th>
+                        <th scope="col">Error</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {delivery.attempts.map((attempt) => (
+                        <tr key={`${attempt.runId}-${attempt.attempt}`}>
+                          <th scope="row">#{attempt.attempt}</th>
+                          <td>
+                            <ExactTime iso={attempt.attemptedAt} />
+                          </td>
+                          <td>
+                            {attempt.statusCode === null ? (
+                              <span className="text-bad">no response</span>
+                            ) : (
+                              <span className={attempt.statusCode < 300 ? "text-ok" : "text-bad"}>HTTP {attempt.statusCode}</span>
+                            )}
+                          </td>
+                          <td>{attempt.durationMs} ms</td>
+                          <td className="wrap-anywhere">{attempt.error ?? <span className="muted">—</span>}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              ) : (
+                <p className="muted">No attempt yet.</p>
+              )}
+              <ActionForm
+                action={resendDeliveryAction}
+                submitLabel="Resend"
+                pendingLabel="Resending…"
+                className="inline-form"
+                ariaLabel={`Resend delivery ${delivery.id}`}
+              >
+                <input type="hidden" name="deliveryId" value={delivery.id} />
+                <input type="hidden" name="returnTo" value={here} />
+              </ActionForm>
+              {payload !== undefined ? (
+                <details className="payload" open>
+                  <summary>Event as sent</summary>
+                  <pre tabIndex={0} aria-label={`Event sent by delivery ${delivery.id}, as JSON`}>
+                    {prettyJson(payload)}
+                  </pre>
+                </details>
+              ) : null}
+            </article>
+          );
+        })
+      )}
+    </section>
+  );
+}
+
+function Timeline({ page }: { page: BatchPage }) {
+  const entries = buildTimeline(page, page.endpointNames);
+  return (
+    <section aria-labelledby="timeline-heading">
+      <h2 id="timeline-heading">Timeline</h2>
+      <ol className="timeline">
+        {entries.map((entry, index) => (
+          <li key={index} className={`timeline-entry tone-${entry.tone}`}>
+            <ExactTime iso={entry.at} />
+            <div>
+              <strong>{entry.title}</strong>
+              {entry.facts.length > 0 ? (
+                <ul className="timeline-facts">
+                  {entry.facts.map((fact, factIndex) => (
+                    <li key={factIndex} className="wrap-anywhere">
+                      {fact}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </div>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function Subscribers({ page }: { page: BatchPage }) {
+  return (
+    <section aria-labelledby="subscribers-heading">
+      <h2 id="subscribers-heading">Subscribers</h2>
+      {page.subscriptions.length === 0 ? (
+        <p className="muted">No subscriber.</p>
+      ) : (
+        <ul className="plain-list">
+          {page.subscriptions.map((subscription) => (
+            <li key={subscription.id}>
+              <span className="wrap-anywhere">{destinationLabel(subscription.destination)}</span>
+              {subscription.disabledAt ? (
+                <>
+                  {" "}
+                  <StatusBadge status="disabled" label={`untracked${subscription.disabledReason ? `: ${subscription.disabledReason}` : ""}`} />
+                </>
+              ) : null}
+              {Object.keys(subscription.metadata).length > 0 ? (
+                <pre tabIndex={0} aria-label="Subscription metadata as JSON" className="small">
+                  {prettyJson(subscription.metadata)}
+                </pre>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,257 @@
+/**
+ * `npm run bench` — every benchmark, one table (or with --json one JSON object on stdout).
+ *
+ *   npm run bench [-- --json] [--only <section>[,<section>…]] [--quick] [--no-build]
+ *
+ * Sections: polling, ingest, delivery, tracking, results. Benchmarks report; they never fail:
+ * the exit code is 0 whether targets are met or not (and when a section cannot run, the table says
+ * why). Every child process and server is stopped at the end, on error and on Ctrl-C.
+ *
+ * Progress goes to stderr; the table (or the JSON) to stdout.
+ */
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { formatPollingEconomy, runPollingEconomy } from "./polling-economy";
+import { runDelivery } from "./delivery";
+import { runIngest } from "./ingest";
+import type { HttpContext } from "./lib/context";
+import { type BuildInfo, ensureBuild, type NextServer, startNext } from "./lib/next-server";
+import { type BenchDatabase, BENCH_POSTGRES_URL, createBenchDatabase, postgresVersion } from "./lib/postgres";
+import { type Child, startTsChild, stopAllChildren } from "./lib/processes";
+import { formatTable, guardSection, log, type Metric, type SectionResult } from "./lib/stats";
+import { runResultsMemory } from "./results-memory";
+import { runTracking } from "./tracking";
+
+export const SECTIONS = ["polling", "ingest", "delivery", "tracking", "results"] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options {
+  json: boolean;
+  quick: boolean;
+  build: boolean;
+  only: Section[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const only: Section[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--only" || arg.startsWith("--only=")) {
+      const value = arg.startsWith("--only=") ? arg.slice("--only=".length) : argv[++i];
+      for (const name of (value ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+        if (!(SECTIONS as readonly string[]).includes(name)) {
+          throw new Error(`unknown section "${name}" (known: ${SECTIONS.join(", ")})`);
+        }
+        only.push(name as Section);
+      }
+    } else if (!["--json", "--quick", "--no-build"].includes(arg)) {
+      throw new Error(`unknown argument "${arg}"; usage: npm run bench -- [--json] [--only <section>] [--quick] [--no-build]`);
+    }
+  }
+  return {
+    json: argv.includes("--json"),
+    quick: argv.includes("--quick"),
+    build: !argv.includes("--no-build"),
+    only: only.length > 0 ? only : [...SECTIONS],
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    nproc: os.availableParallelism(),
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    memoryGB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+function pollingSection(quick: boolean): SectionResult {
+  const started = performance.now();
+  const report = runPollingEconomy({ seed: 1, batches: 10_000 });
+  const s = report.strategies;
+  const metrics: Metric[] = [
+    { section: "polling", name: `batches simulated (seed ${report.seed})`, value: report.batches },
+    {
+      section: "polling",
+      name: "mean polls/batch: batchwatch | native | cron-60s",
+      value: `${s.batchwatch.polls.mean} | ${s["batchwatch-native"].polls.mean} | ${s["cron-60s"].polls.mean}`,
+    },
+    {
+      section: "polling",
+      name: "detection delay p95: batchwatch | cron-60s",
+      value: `${s.batchwatch.detectionDelaySeconds.p95} | ${s["cron-60s"].detectionDelaySeconds.p95}`,
+      unit: "s",
+    },
+    ...report.targets.map(
+      (t): Metric => ({
+        section: "polling",
+        name: t.name,
+        value: t.measured,
+        target: `${t.name.includes(" < ") ? "<" : "≤"} ${t.threshold}`,
+        met: t.met,
+      }),
+    ),
+  ];
+  return {
+    section: "polling",
+    metrics,
+    details: report as unknown as Record<string, unknown>,
+    notes: quick ? ["--quick does not shorten the polling simulation (it takes well under a minute)"] : [],
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
+
+/** The shared HTTP environment: one fresh database, the stand-in event API and `next start`. */
+interface HttpEnvironment {
+  context: HttpContext;
+  build: BuildInfo;
+  server: NextServer;
+  eventApi: Child;
+}
+
+async function startHttpEnvironment(database: BenchDatabase, allowBuild: boolean): Promise<HttpEnvironment> {
+  const build = await ensureBuild(allowBuild);
+  const eventApi = await startTsChild<{ port: number }>("stand-in event API", "bench/lib/event-api-server.ts");
+  const eventApiUrl = `http://127.0.0.1:${eventApi.info.port}`;
+  const openaiWebhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
+  const apiKey = `bw_bench_${randomBytes(16).toString("hex")}`;
+  log(`starting next start (build ${build.buildId}, built ${build.builtAt}) on database ${database.name}`);
+  const server = await startNext({
+    DATABASE_URL: database.url,
+    DATABASE_DRIVER: "pg",
+    OPENAI_WEBHOOK_SECRET: openaiWebhookSecret,
+    INNGEST_DEV: "1",
+    INNGEST_BASE_URL: eventApiUrl,
+    BATCHWATCH_API_KEY: apiKey,
+    BATCHWATCH_SIMULATED_PROVIDER: "1",
+    BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1",
+  });
+  return {
+    context: { nextUrl: server.url, databaseUrl: database.url, eventApiUrl, openaiWebhookSecret, apiKey },
+    build,
+    server,
+    eventApi: eventApi.child,
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const info = { ...machine(), postgres: "unknown" };
+  const results: SectionResult[] = [];
+  let database: BenchDatabase | undefined;
+  let http: HttpEnvironment | undefined;
+  let httpError: Error | undefined;
+  const want = (s: Section) => options.only.includes(s);
+
+  try {
+    info.postgres = await postgresVersion().catch((error: Error) => `unreachable (${error.message})`);
+    const needsDb = want("ingest") || want("tracking") || want("delivery");
+    if (needsDb) database = await createBenchDatabase(options.quick ? "quick" : "full").catch((error: Error) => {
+      httpError = new Error(`could not create a database on ${BENCH_POSTGRES_URL}: ${error.message}`);
+      return undefined;
+    });
+    const needsHttp = want("ingest") || want("tracking");
+    if (needsHttp && database) {
+      try {
+        http = await startHttpEnvironment(database, options.build);
+      } catch (error) {
+        httpError = error instanceof Error ? error : new Error(String(error));
+        log(`HTTP benchmarks cannot run: ${httpError.message.split("\n")[0]}`);
+      }
+    }
+    const needHttp = async (): Promise<HttpContext> => {
+      if (!http) throw httpError ?? new Error("the HTTP environment did not start");
+      return http.context;
+    };
+
+    for (const section of options.only) {
+      log(`── ${section}`);
+      const result = await guardSection(section, async () => {
+        switch (section) {
+          case "polling":
+            return pollingSection(options.quick);
+          case "ingest":
+            return runIngest(await needHttp(), options);
+          case "tracking":
+            return runTracking(await needHttp(), options);
+          case "delivery":
+            if (!database) throw httpError ?? new Error("no database");
+            return runDelivery(database.url, options);
+          case "results":
+            return runResultsMemory(options);
+        }
+      });
+      log(`── ${section} done in ${(result.elapsedMs / 1000).toFixed(1)} s${result.error ? ` (error: ${result.error.split("\n")[0]})` : ""}`);
+      results.push(result);
+    }
+  } finally {
+    await http?.server.stop().catch(() => undefined);
+    await http?.eventApi.stop().catch(() => undefined);
+    await stopAllChildren().catch(() => undefined);
+    await database?.drop().catch((error: Error) => log(`could not drop ${database?.name}: ${error.message}`));
+  }
+
+  const totalMs = Math.round(performance.now() - t0);
+  const metrics = results.flatMap((r) => r.metrics);
+  const targets = metrics.filter((m) => m.met !== undefined);
+  const summary = {
+    met: targets.filter((m) => m.met).length,
+    notMet: targets.filter((m) => m.met === false).map((m) => `${m.section}: ${m.name}`),
+    sectionErrors: results.filter((r) => r.error).map((r) => `${r.section}: ${r.error!.split("\n")[0]}`),
+  };
+
+  if (options.json) {
+    const out = {
+      startedAt: startedAt.toISOString(),
+      totalMs,
+      options,
+      machine: info,
+      build: http?.build ?? null,
+      sections: Object.fromEntries(results.map((r) => [r.section, r])),
+      metrics,
+      summary,
+    };
+    await write(`${JSON.stringify(out, null, 2)}\n`);
+    return 0;
+  }
+
+  const lines: string[] = [];
+  lines.push(
+    `batchwatch benchmarks — ${startedAt.toISOString()}${options.quick ? " (--quick: short runs, smaller inputs)" : ""}`,
+    `machine: ${info.nproc} CPUs (${info.cpu}), ${info.memoryGB} GB, node ${info.node}, ${info.platform}, ` +
+      `Postgres ${info.postgres}, load average at start ${info.loadAverage.join(" ")}`,
+  );
+  if (http) lines.push(`next start: production build ${http.build.buildId} (${http.build.builtNow ? `built by this run in ${Math.round((http.build.buildMs ?? 0) / 1000)} s` : `built ${http.build.builtAt}`})`);
+  const polling = results.find((r) => r.section === "polling" && !r.error);
+  if (polling) lines.push("", formatPollingEconomy(polling.details as unknown as Parameters<typeof formatPollingEconomy>[0]));
+  lines.push("", formatTable(metrics));
+  const notes = results.flatMap((r) => r.notes.map((n) => `  ${r.section}: ${n}`));
+  if (notes.length > 0) lines.push("", "notes:", ...notes);
+  lines.push(
+    "",
+    `targets: ${summary.met} met, ${summary.notMet.length} not met${summary.notMet.length ? ` (${summary.notMet.join("; ")})` : ""}` +
+      (summary.sectionErrors.length ? `; sections that could not run: ${summary.sectionErrors.join("; ")}` : ""),
+    `total runtime: ${(totalMs / 1000).toFixed(1)} s`,
+  );
+  await write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+function write(text: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error) => {
+    // Only a usage error or a bug in the harness lands here; benchmarks still never fail the suite.
+    console.error(`[bench] ${error instanceof Error ? error.message : error}`);
+    await stopAllChildren().catch(() => undefined);
+    process.exit(error instanceof Error && error.message.startsWith("unknown") ? 2 : 0);
+  },
+);

@@ -1,0 +1,145 @@
+"use server";
+
+import { refresh } from "next/cache";
+import { cookies } from "next/headers";
+import { redirect } from "next/navigation";
+import { z } from "zod";
+import {
+  createSessionCookie,
+  currentRequestOrigin,
+  isAcceptedApiKey,
+  requireSession,
+  safeNextPath,
+  SESSION_COOKIE_NAME,
+  shouldUseSecureCookie,
+} from "@/lib/auth/session";
+import { readConfig } from "@/lib/config";
+import { getDb } from "@/lib/db";
+import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliveries/resend";
+import { createEndpoint, deleteEndpoint, updateEndpoint } from "@/lib/endpoints/store";
+import { actionError, formFields } from "./action-errors";
+import type { ActionState, CreateEndpointState } from "./action-state";
+import { recoverSinceSchema } from "./deliveries";
+
+/**
+ * Every dashboard mutation. Each one checks the session first (a server action is a public POST
+ * endpoint whatever page renders it), validates its form with zod, and calls the same library
+ * function as the HTTP API. None returns a secret except `createEndpointAction`, once.
+ */
+
+// A failed sign-in costs a moment, which makes guessing keys over HTTP slower still.
+const FAILED_SIGN_IN_DELAY_MS = 400;
+
+const signInSchema = z.object({
+  apiKey: z.string().trim().min(1).max(512),
+  next: z.string().max(2048).optional(),
+});
+
+export async function signInAction(formData: FormData): Promise<void> {
+  const fields = formFields(formData);
+  const next = safeNextPath(fields.next);
+  const back = (error: string) => `/sign-in?error=${error}&next=${encodeURIComponent(next)}`;
+  const config = readConfig();
+  if (!config.sessionSecret || config.apiKeys.length === 0) redirect(back("not_configured"));
+
+  const parsed = signInSchema.safeParse(fields);
+  if (!parsed.success || !isAcceptedApiKey(parsed.data.apiKey)) {
+    await new Promise((resolve) => setTimeout(resolve, FAILED_SIGN_IN_DELAY_MS));
+    redirect(back("invalid"));
+  }
+  const cookie = createSessionCookie({
+    apiKey: parsed.data.apiKey,
+    secure: shouldUseSecureCookie(await currentRequestOrigin()),
+  });
+  (await cookies()).set(cookie.name, cookie.value, cookie.options);
+  redirect(next);
+}
+
+export async function signOutAction(): Promise<void> {
+  const origin = await currentRequestOrigin();
+  // Overwritten with the same attributes it was set with, already expired.
+  (await cookies()).set(SESSION_COOKIE_NAME, "", {
+    httpOnly: true,
+    secure: shouldUseSecureCookie(origin),
+    sameSite: "lax",
+    path: "/",
+    maxAge: 0,
+  });
+  redirect("/sign-in?signed_out=1");
+}
+
+const deliveryIdSchema = z.object({ deliveryId: z.string().min(1).max(200), returnTo: z.string().max(2048).optional() });
+
+export async function resendDeliveryAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
+  const fields = formFields(formData);
+  await requireSession(safeNextPath(fields.returnTo, "/deliveries"));
+  try {
+    const { deliveryId } = deliveryIdSchema.parse(fields);
+    await resendDelivery(await getDb(), deliveryId);
+    refresh();
+    return { status: "ok", message: "Queued: a new attempt will appear here shortly." };
+  } catch (error) {
+    return actionError(error, "resend this delivery");
+  }
+}
+
+export async function recoverDeliveriesAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
+  await requireSession("/deliveries");
+  try {
+    const { since } = recoverSinceSchema.parse(formFields(formData));
+    const { resent } = await recoverFailedDeliveries(await getDb(), since);
+    refresh();
+    return {
+      status: "ok",
+      message:
+        resent === 0
+          ? `No delivery has failed since ${since.toISOString().slice(0, 16).replace("T", " ")} UTC.`
+          : `Re-sending ${resent} failed ${resent === 1 ? "delivery" : "deliveries"}.`,
+    };
+  } catch (error) {
+    return actionError(error, "re-send failed deliveries");
+  }
+}
+
+const createEndpointFormSchema = z.object({ name: z.string().trim(), url: z.string().trim() });
+
+export async function createEndpointAction(_previous: CreateEndpointState, formData: FormData): Promise<CreateEndpointState> {
+  await requireSession("/endpoints");
+  try {
+    // Only the shape is checked here; createEndpoint applies the API's own rules (name, URL policy).
+    const input = createEndpointFormSchema.parse(formFields(formData));
+    const { endpoint, secret } = await createEndpoint(await getDb(), input);
+    refresh();
+    return { status: "created", message: `Endpoint ${endpoint.name} created.`, endpointName: endpoint.name, secret };
+  } catch (error) {
+    return actionError(error, "create the endpoint");
+  }
+}
+
+const endpointToggleSchema = z.object({ id: z.uuid(), disabled: z.enum(["true", "false"]).transform((value) => value === "true") });
+
+export async function setEndpointDisabledAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
+  await requireSession("/endpoints");
+  try {
+    const { id, disabled } = endpointToggleSchema.parse(formFields(formData));
+    const { endpoint } = await updateEndpoint(await getDb(), id, { disabled });
+    refresh();
+    return { status: "ok", message: `Endpoint ${endpoint.name} ${disabled ? "disabled" : "enabled"}.` };
+  } catch (error) {
+    return actionError(error, "update the endpoint");
+  }
+}
+
+const endpointIdSchema = z.object({ id: z.uuid() });
+
+export async function deleteEndpointAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
+  await requireSession("/endpoints");
+  try {
+    const { id } = endpointIdSchema.parse(formFields(formData));
+    await deleteEndpoint(await getDb(), id);
+  } catch (error) {
+    return actionError(error, "delete the endpoint");
+  }
+  // The row that held this form is gone: the page itself confirms the deletion.
+  redirect("/endpoints?deleted=1");
+}

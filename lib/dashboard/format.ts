@@ -1,0 +1,148 @@
+import type { JobView } from "@/lib/jobs/queries";
+import type { ProviderName, RequestCounts } from "@/lib/providers/types";
+
+/**
+ * Pure presentation helpers shared by the dashboard pages (no database, no secrets), so the pages
+ * stay declarative and these rules are tested once.
+ */
+
+/** The dashboard path of a job. Gemini ids contain a slash (`batches/123`) and keep it as path segments. */
+export function batchHref(provider: ProviderName | string, batchId: string, kind?: string): string {
+  const path = `/batches/${encodeURIComponent(provider)}/${batchId.split("/").map(encodeURIComponent).join("/")}`;
+  // The same id can in principle be tracked as two kinds; batch is the default the page picks.
+  return kind && kind !== "batch" ? `${path}?kind=${encodeURIComponent(kind)}` : path;
+}
+
+/** Joins the catch-all segments back into the provider's id (Next hands them over decoded). */
+export function batchIdFromSegments(segments: readonly string[]): string {
+  return segments.join("/");
+}
+
+export interface ProgressBreakdown {
+  total: number;
+  completed: number;
+  failed: number;
+  remaining: number;
+  /** Shares of the bar, 0–100, for completed, failed and remaining. */
+  percent: { completed: number; failed: number; remaining: number };
+  /** The sentence a screen reader hears instead of the coloured bar. */
+  description: string;
+}
+
+/** Completed / failed / remaining from a job's request counts; null when the provider reports none. */
+export function progressBreakdown(counts: RequestCounts | null, settled: boolean): ProgressBreakdown | null {
+  if (!counts || !Number.isFinite(counts.total) || counts.total <= 0) return null;
+  const total = counts.total;
+  const completed = clamp(counts.completed, 0, total);
+  const failed = clamp(counts.failed, 0, total - completed);
+  const remaining = total - completed - failed;
+  const share = (value: number) => Math.round((value / total) * 1000) / 10;
+  const remainingWord = settled ? "not processed" : "remaining";
+  return {
+    total,
+    completed,
+    failed,
+    remaining,
+    percent: { completed: share(completed), failed: share(failed), remaining: share(remaining) },
+    description: `${completed} of ${total} requests completed, ${failed} failed, ${remaining} ${remainingWord}`,
+  };
+}
+
+function clamp(value: number, min: number, max: number): number {
+  if (!Number.isFinite(value)) return min;
+  return Math.min(Math.max(value, min), max);
+}
+
+export type Tone = "ok" | "bad" | "warn" | "neutral" | "active";
+
+/** The colour family of a job status or outcome, so badges mean the same thing on every page. */
+export function statusTone(status: string): Tone {
+  switch (status) {
+    case "completed":
+    case "delivered":
+      return "ok";
+    case "failed":
+    case "expired":
+      return "bad";
+    case "cancelled":
+    case "cancelling":
+    case "disabled":
+      return "warn";
+    case "in_progress":
+    case "finalizing":
+    case "validating":
+    case "pending":
+      return "active";
+    default:
+      return "neutral";
+  }
+}
+
+/** "in_progress" → "in progress": readable without losing the API's vocabulary. */
+export function humanize(word: string): string {
+  return word.replaceAll("_", " ");
+}
+
+/** "3 min ago", "in 20 s": relative to `now`, coarse enough to read at a glance. */
+export function relativeTime(iso: string, now: number): string {
+  const diffMs = Date.parse(iso) - now;
+  const magnitude = Math.abs(diffMs);
+  if (magnitude < 5_000) return "just now";
+  const text = durationText(magnitude);
+  return diffMs < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A duration as the largest sensible unit: 42 s, 7 min, 3 h, 2 d. */
+export function durationText(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h`;
+  return `${Math.round(hours / 24)} d`;
+}
+
+/** An absolute time in UTC, to the second: the same for every viewer and in every screenshot. */
+export function utcTime(iso: string): string {
+  return `${iso.slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** What the "next poll / settled" column says about a job. */
+export function watchSummary(job: Pick<JobView, "settledAt" | "outcome" | "settleReason" | "nextPollAt" | "pollCount">, now: number): string {
+  if (job.settledAt) {
+    const outcome = humanize(job.outcome ?? "settled");
+    return job.settleReason ? `${outcome}: ${humanize(job.settleReason)}` : outcome;
+  }
+  if (job.nextPollAt) return `next poll ${relativeTime(job.nextPollAt, now)}`;
+  return job.pollCount === 0 ? "waiting for the first poll" : "watching";
+}
+
+/**
+ * A webhook URL as the dashboard shows it: query strings often carry tokens, so they are elided
+ * (the full URL stays available through the API).
+ */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const query = parsed.search ? "?…" : "";
+    return `${parsed.origin}${parsed.pathname}${query}`;
+  } catch {
+    return url;
+  }
+}
+
+/** Pretty JSON for a `<pre>` block. */
+export function prettyJson(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+/** `path?a=1&b=2` from page search params, dropping empty values (for links and `next=`). */
+export function pathWithQuery(path: string, params: Record<string, string | string[] | undefined | null>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const each of [value].flat()) if (each) query.append(name, each);
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}

@@ -1,0 +1,131 @@
+import type { DeliveryView, JobDetail, SubscriptionDestination } from "@/lib/jobs/queries";
+import { displayUrl, durationText, humanize, type Tone } from "./format";
+
+/**
+ * One chronological story of a job: its own events (tracked, subscribed, watch started, polls,
+ * poll errors, native signals, settled), the deliveries its settlement created, and every
+ * delivery attempt with its status code, duration and error.
+ */
+export interface TimelineEntry {
+  at: string;
+  kind: "event" | "delivery" | "attempt";
+  title: string;
+  /** Secondary facts, each shown on its own line. */
+  facts: string[];
+  tone: Tone;
+  /** The delivery this entry belongs to, to link it to its card on the page. */
+  deliveryId?: string;
+}
+
+export function buildTimeline(
+  detail: Pick<JobDetail, "events" | "deliveries" | "subscriptions">,
+  endpointNames: Record<string, string> = {},
+): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  for (const event of detail.events) entries.push(eventEntry(event.at, event.type, event.detail, endpointNames));
+  for (const delivery of detail.deliveries) {
+    const destination = deliveryDestination(delivery, detail.subscriptions, endpointNames);
+    entries.push({
+      at: delivery.createdAt,
+      kind: "delivery",
+      title: `Delivery created: ${delivery.eventType}`,
+      facts: [`to ${destination}`, `delivery ${delivery.id}`],
+      tone: "neutral",
+      deliveryId: delivery.id,
+    });
+    for (const attempt of delivery.attempts) {
+      const succeeded = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300 && !attempt.error;
+      entries.push({
+        at: attempt.attemptedAt,
+        kind: "attempt",
+        title: `Attempt ${attempt.attempt}: ${attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`}`,
+        facts: [
+          `took ${attempt.durationMs} ms`,
+          ...(attempt.error ? [`error: ${attempt.error}`] : []),
+          `delivery ${delivery.id}`,
+        ],
+        tone: succeeded ? "ok" : "bad",
+        deliveryId: delivery.id,
+      });
+    }
+  }
+  // Stable: entries at the same instant keep the order above (events, then deliveries, then attempts).
+  return entries
+    .map((entry, index) => ({ entry, index }))
+    .sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.index - b.index)
+    .map(({ entry }) => entry);
+}
+
+function eventEntry(
+  at: string,
+  type: string,
+  detail: Record<string, unknown>,
+  endpointNames: Record<string, string>,
+): TimelineEntry {
+  const text = (key: string) => (typeof detail[key] === "string" ? (detail[key] as string) : null);
+  const base = { at, kind: "event" as const };
+  switch (type) {
+    case "tracked":
+      return { ...base, title: "Tracked", facts: [], tone: "neutral" };
+    case "subscribed":
+      return { ...base, title: "Subscriber added", facts: [destinationFromKey(text("destination"), endpointNames)], tone: "neutral" };
+    case "watch_started":
+      return { ...base, title: "Watch started", facts: [`generation ${String(detail.generation ?? "?")}`], tone: "active" };
+    case "polled": {
+      const counts = detail.requestCounts as { total?: number; completed?: number; failed?: number } | null | undefined;
+      const facts = [`status ${humanize(text("status") ?? "unknown")}${text("providerStatus") ? ` (provider: ${text("providerStatus")})` : ""}`];
+      if (counts && typeof counts.total === "number") {
+        facts.push(`${counts.completed ?? 0} completed, ${counts.failed ?? 0} failed of ${counts.total}`);
+      }
+      const nextPollAt = text("nextPollAt");
+      if (nextPollAt) facts.push(`next poll in ${durationText(Math.max(0, Date.parse(nextPollAt) - Date.parse(at)))}`);
+      return { ...base, title: "Polled", facts, tone: "active" };
+    }
+    case "poll_error":
+      return {
+        ...base,
+        title: `Poll error: ${humanize(text("code") ?? "unknown")}`,
+        facts: text("message") ? [text("message")!] : [],
+        tone: "warn",
+      };
+    case "signal":
+      return {
+        ...base,
+        title: `Native signal: ${text("eventType") ?? "unknown"}`,
+        facts: text("confirmedStatus") ? [`confirmed status ${humanize(text("confirmedStatus")!)}`] : [],
+        tone: "active",
+      };
+    case "settled": {
+      const outcome = text("outcome") ?? "settled";
+      const facts = [`by ${text("by") ?? "unknown"}`];
+      if (text("reason")) facts.push(`reason: ${humanize(text("reason")!)}`);
+      if (text("message")) facts.push(text("message")!);
+      return { ...base, title: `Settled: ${humanize(outcome)}`, facts, tone: outcome === "completed" ? "ok" : outcome === "cancelled" ? "warn" : "bad" };
+    }
+    default:
+      return { ...base, title: humanize(type), facts: [], tone: "neutral" };
+  }
+}
+
+/** Subscription destination keys are `url:<url>` or `endpoint:<id>`. */
+function destinationFromKey(key: string | null, endpointNames: Record<string, string>): string {
+  if (!key) return "unknown destination";
+  if (key.startsWith("url:")) return displayUrl(key.slice(4));
+  if (key.startsWith("endpoint:")) return `endpoint ${endpointNames[key.slice(9)] ?? key.slice(9)}`;
+  return key;
+}
+
+export function destinationLabel(destination: SubscriptionDestination): string {
+  return destination.type === "url" ? displayUrl(destination.url) : `endpoint ${destination.endpointName ?? destination.endpointId}`;
+}
+
+export function deliveryDestination(
+  delivery: Pick<DeliveryView, "subscriptionId" | "endpointId">,
+  subscriptions: JobDetail["subscriptions"],
+  endpointNames: Record<string, string> = {},
+): string {
+  const subscription = subscriptions.find((each) => each.id === delivery.subscriptionId);
+  if (subscription) return destinationLabel(subscription.destination);
+  if (delivery.endpointId) return `endpoint ${endpointNames[delivery.endpointId] ?? delivery.endpointId}`;
+  return "unknown destination";
+}

@@ -1,0 +1,190 @@
+import { NextRequest } from "next/server";
+import { afterEach, describe, expect, test } from "vitest";
+import * as batches from "@/app/api/batches/route";
+import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
+import * as recover from "@/app/api/deliveries/recover/route";
+import * as resend from "@/app/api/deliveries/[id]/resend/route";
+import * as endpoints from "@/app/api/endpoints/route";
+import * as endpoint from "@/app/api/endpoints/[id]/route";
+import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
+import * as subscription from "@/app/api/subscriptions/[id]/route";
+import { isValidApiKey, requiresApiAuth, setSessionValidator } from "@/lib/auth/api-key";
+import { proxy } from "@/proxy";
+import { call, useApiHarness, withEnv } from "./harness";
+
+useApiHarness();
+
+const SOME_UUID = "3f1c2a4e-8b6d-4c1e-9a2f-7d5e6b4c3a21";
+
+/** Every route that needs an API key, with params that reach its handler. */
+const PRIVATE_ROUTES = [
+  { name: "POST /api/batches", handler: batches.POST, method: "POST", path: "/api/batches", body: {} },
+  { name: "GET /api/batches", handler: batches.GET, method: "GET", path: "/api/batches" },
+  {
+    name: "GET /api/batches/{provider}/{batchId}",
+    handler: batch.GET,
+    method: "GET",
+    path: "/api/batches/simulated/sim_1s_completed",
+    params: { provider: "simulated", batchId: ["sim_1s_completed"] },
+  },
+  {
+    name: "GET /api/batches/{provider}/{batchId}/results",
+    handler: batch.GET,
+    method: "GET",
+    path: "/api/batches/gemini/batches/123/results",
+    params: { provider: "gemini", batchId: ["batches", "123", "results"] },
+  },
+  {
+    name: "DELETE /api/subscriptions/{id}",
+    handler: subscription.DELETE,
+    method: "DELETE",
+    path: `/api/subscriptions/${SOME_UUID}`,
+    params: { id: SOME_UUID },
+  },
+  {
+    name: "POST /api/deliveries/{id}/resend",
+    handler: resend.POST,
+    method: "POST",
+    path: "/api/deliveries/dlv_1/resend",
+    params: { id: "dlv_1" },
+  },
+  { name: "POST /api/deliveries/recover", handler: recover.POST, method: "POST", path: "/api/deliveries/recover", body: {} },
+  { name: "POST /api/endpoints", handler: endpoints.POST, method: "POST", path: "/api/endpoints", body: {} },
+  { name: "GET /api/endpoints", handler: endpoints.GET, method: "GET", path: "/api/endpoints" },
+  ...(["GET", "PATCH", "DELETE"] as const).map((method) => ({
+    name: `${method} /api/endpoints/{id}`,
+    handler: endpoint[method],
+    method,
+    path: `/api/endpoints/${SOME_UUID}`,
+    params: { id: SOME_UUID },
+    ...(method === "PATCH" ? { body: {} } : {}),
+  })),
+  {
+    name: "POST /api/endpoints/{id}/test",
+    handler: endpointTest.POST,
+    method: "POST",
+    path: `/api/endpoints/${SOME_UUID}/test`,
+    params: { id: SOME_UUID },
+  },
+];
+
+describe("every private route refuses a request without a valid API key", () => {
+  test.each(PRIVATE_ROUTES)("$name without an Authorization header is 401 unauthorized", async (route) => {
+    const response = await call(route.handler, route.method, route.path, { ...route, key: null });
+    expect(response.status).toBe(401);
+    expect(response.json.error.code).toBe("unauthorized");
+  });
+
+  test.each(PRIVATE_ROUTES)("$name with a wrong key is 401 unauthorized", async (route) => {
+    const response = await call(route.handler, route.method, route.path, { ...route, key: "test-api-keyX" });
+    expect(response.status).toBe(401);
+    expect(response.json.error).toEqual({ code: "unauthorized", message: "invalid API key" });
+  });
+
+  test.each(PRIVATE_ROUTES)("$name with the key in a Basic header is 401 unauthorized", async (route) => {
+    const response = await call(route.handler, route.method, route.path, {
+      ...route,
+      headers: { authorization: `Basic ${Buffer.from("user:test-api-key").toString("base64")}` },
+    });
+    expect(response.status).toBe(401);
+  });
+
+  test.each(PRIVATE_ROUTES)("$name with a valid key reaches the handler", async (route) => {
+    const response = await call(route.handler, route.method, route.path, route);
+    expect(response.status).not.toBe(401);
+    expect(response.status).toBeLessThan(500);
+  });
+
+  test.each(PRIVATE_ROUTES)("$name with BATCHWATCH_API_KEY unset is 401 and says to set it", async (route) => {
+    await withEnv({ BATCHWATCH_API_KEY: undefined }, async () => {
+      const response = await call(route.handler, route.method, route.path, route);
+      expect(response.status).toBe(401);
+      expect(response.json.error.code).toBe("unauthorized");
+      expect(response.json.error.message).toContain("BATCHWATCH_API_KEY is not set");
+    });
+  });
+});
+
+describe("API keys", () => {
+  test.each([
+    ["the only key", "test-api-key", ["test-api-key"], true],
+    ["the second of several keys", "new-key", ["old-key", "new-key"], true],
+    ["a prefix of a key", "test-api", ["test-api-key"], false],
+    ["a key with a suffix", "test-api-key-2", ["test-api-key"], false],
+    ["any key when none is configured", "test-api-key", [], false],
+    ["an empty key", "", ["test-api-key"], false],
+  ])("%s: %s → %s", (_name, presented, keys, expected) => {
+    expect(isValidApiKey(presented, keys)).toBe(expected);
+  });
+
+  test("any key of a comma-separated BATCHWATCH_API_KEY is accepted", async () => {
+    await withEnv({ BATCHWATCH_API_KEY: "first-key, second-key" }, async () => {
+      for (const key of ["first-key", "second-key"]) {
+        expect((await call(endpoints.GET, "GET", "/api/endpoints", { key })).status).toBe(200);
+      }
+      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: "first-key, second-key" })).status).toBe(401);
+    });
+  });
+
+  test("a valid dashboard session is accepted instead of a key, and a failing session check fails closed", async () => {
+    try {
+      setSessionValidator((request) => request.headers.get("cookie") === "bw_session=ok");
+      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: "bw_session=ok" } })).status).toBe(200);
+      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: "bw_session=no" } })).status).toBe(401);
+      setSessionValidator(() => {
+        throw new Error("session store down");
+      });
+      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null })).status).toBe(401);
+    } finally {
+      setSessionValidator(() => false);
+    }
+  });
+});
+
+describe("which paths need a key", () => {
+  test.each([
+    ["/api/batches", true],
+    ["/api/batches/gemini/batches/123/results", true],
+    ["/api/endpoints/x/test", true],
+    ["/api/deliveries/recover", true],
+    ["/api/health", false],
+    ["/api/health/", false],
+    ["/api/inngest", false],
+    ["/api/webhooks/gemini", false],
+    ["/api/webhooks/openai", false],
+    ["/api/examples/receiver", false],
+    ["/api/healthz", true],
+    ["/api/webhooksX", true],
+    ["/", false],
+    ["/sign-in", false],
+    ["/batches", false],
+    ["/endpoints", false],
+  ])("%s → %s", (path, expected) => {
+    expect(requiresApiAuth(path)).toBe(expected);
+  });
+});
+
+describe("the proxy", () => {
+  afterEach(() => setSessionValidator(() => false));
+
+  const proxied = (path: string, headers: Record<string, string> = {}) =>
+    proxy(new NextRequest(`http://batchwatch.test${path}`, { headers }));
+
+  test("answers 401 JSON for a private API path without a key, before any route runs", async () => {
+    const response = await proxied("/api/batches");
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      error: { code: "unauthorized", message: "missing API key: send `Authorization: Bearer <key>`" },
+    });
+  });
+
+  test.each([
+    ["a private API path with a valid key", "/api/batches", { authorization: "Bearer test-api-key" }],
+    ["a public API path", "/api/webhooks/gemini", {}],
+    ["the health check", "/api/health", {}],
+    ["a dashboard page (left to the page's own session check)", "/batches", {}],
+  ])("lets %s through", async (_name, path, headers) => {
+    const response = await proxied(path, headers);
+    expect(response.headers.get("x-middleware-next")).toBe("1");
+  });
+});

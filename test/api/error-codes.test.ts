@@ -1,0 +1,65 @@
+import { describe, expect, test, vi } from "vitest";
+import * as batches from "@/app/api/batches/route";
+import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
+import * as endpoints from "@/app/api/endpoints/route";
+import * as gemini from "@/app/api/webhooks/gemini/route";
+import { setDb, type Database } from "@/lib/db";
+import { ERROR_CODES, type ErrorCode, HTTP_STATUS_BY_CODE } from "@/lib/errors";
+import { closedPortUrl } from "../helpers/event-api";
+import { call, useApiHarness, withEnv } from "./harness";
+
+const harness = useApiHarness();
+
+const RECEIVER = "http://127.0.0.1:9/hooks";
+const valid = { provider: "simulated", batchId: "sim_90s_completed", webhookUrl: RECEIVER };
+const track = (body: unknown) => call(batches.POST, "POST", "/api/batches", { body });
+
+/** One request that produces each error code: every code of lib/errors.ts is reachable by a caller. */
+const SCENARIOS: Record<ErrorCode, () => Promise<{ status: number; json: any }>> = {
+  invalid_json: () => track("{"),
+  invalid_request: () => track({ provider: "simulated", webhookUrl: RECEIVER }),
+  unknown_provider: () => track({ ...valid, provider: "skynet" }),
+  provider_not_configured: () => withEnv({ ANTHROPIC_API_KEY: undefined }, () => track({ ...valid, provider: "anthropic", batchId: "msgbatch_1" })),
+  unsafe_webhook_url: () => track({ ...valid, webhookUrl: "gopher://example.com/" }),
+  unauthorized: () => call(batches.GET, "GET", "/api/batches", { key: "wrong" }),
+  not_found: () => call(batch.GET, "GET", "/api/batches/simulated/nope", { params: { provider: "simulated", batchId: ["nope"] } }),
+  conflict: async () => {
+    await call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } });
+    return call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } });
+  },
+  payload_too_large: () => track({ ...valid, metadata: { blob: "x".repeat(5000) } }),
+  invalid_signature: () =>
+    withEnv({ GEMINI_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, () =>
+      call(gemini.POST, "POST", "/api/webhooks/gemini", {
+        key: null,
+        body: "{}",
+        headers: { "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,AAAA" },
+      }),
+    ),
+  inngest_unavailable: async () => withEnv({ INNGEST_BASE_URL: await closedPortUrl() }, () => track(valid)),
+  internal: async () => {
+    // A database that fails unexpectedly: the caller learns nothing about why.
+    const broken = { query: async () => Promise.reject(new Error("connection to 10.0.0.5 lost: password=hunter2")) };
+    setDb(broken as unknown as Database);
+    const errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      return await call(endpoints.GET, "GET", "/api/endpoints");
+    } finally {
+      errorLog.mockRestore();
+      setDb(harness.db);
+    }
+  },
+};
+
+describe("every error code is produced by some request, with its one status", () => {
+  test.each(ERROR_CODES.map((code) => [code]))("%s", async (code) => {
+    const response = await SCENARIOS[code]();
+    expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
+    expect(response.status).toBe(HTTP_STATUS_BY_CODE[code]);
+    expect(response.json.error.message).not.toMatch(/hunter2|whsec_/);
+  });
+
+  test("the scenarios cover exactly the codes of lib/errors.ts", () => {
+    expect(Object.keys(SCENARIOS).sort()).toEqual([...ERROR_CODES].sort());
+  });
+});

@@ -1,0 +1,216 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, searchJobsByBatchId } from "@/lib/dashboard/batches";
+import { loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
+import { batchIdFromSegments } from "@/lib/dashboard/format";
+import { buildTimeline } from "@/lib/dashboard/timeline";
+import { setDb } from "@/lib/db";
+import { createEndpoint } from "@/lib/endpoints/store";
+import { trackBatch } from "@/lib/tracking";
+import { createTestDatabase, resetDatabase, type TestDatabase } from "../helpers/db";
+import { InngestHarness } from "../helpers/inngest-harness";
+import { startReceiver } from "../helpers/receiver";
+
+const SECRET = process.env.BATCH_WEBHOOK_SECRET!;
+
+let testDb: TestDatabase;
+let harness: InngestHarness;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let receiverStatus = 200;
+
+beforeAll(async () => {
+  receiver = await startReceiver({ secret: SECRET, now: () => harness.now(), respond: () => ({ status: receiverStatus }) });
+  testDb = await createTestDatabase("pglite");
+  setDb(testDb.db);
+});
+afterAll(async () => {
+  await receiver.close();
+  setDb(undefined);
+  await testDb.drop();
+});
+beforeEach(async () => {
+  await resetDatabase(testDb.db);
+  harness = await new InngestHarness().start();
+  receiver.received.length = 0;
+  receiverStatus = 200;
+});
+afterEach(async () => {
+  await harness.stop();
+});
+
+const noFilters = parseBatchFilters({});
+
+async function insertJob(fields: { provider?: string; kind?: string; batchId: string; status?: string; trackedAt?: Date; detail?: object }) {
+  const [row] = await testDb.db.query<{ id: string }>(
+    `INSERT INTO jobs (provider, kind, batch_id, status, tracked_at, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+    [
+      fields.provider ?? "simulated",
+      fields.kind ?? "batch",
+      fields.batchId,
+      fields.status ?? "in_progress",
+      fields.trackedAt ?? new Date(),
+      fields.detail ? JSON.stringify(fields.detail) : null,
+    ],
+  );
+  return row!.id;
+}
+
+describe("the batches list", () => {
+  test("is empty, and says nothing was ever tracked, on a fresh install", async () => {
+    const list = await loadBatchList(testDb.db, noFilters);
+    expect(list).toMatchObject({ batches: [], running: 0, anyTracked: false, nextCursor: null, problem: null });
+  });
+
+  test("shows tracked batches newest first with active subscriber counts and how many still run", async () => {
+    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_2m_completed_50", webhookUrl: receiver.url });
+    harness.advance(1000);
+    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: receiver.url });
+    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: `${receiver.url}?second` });
+
+    const list = await loadBatchList(testDb.db, noFilters);
+    expect(list.batches.map((batch) => [batch.batchId, batch.subscriberCount, batch.status])).toEqual([
+      ["sim_5m_failed_10", 2, "validating"],
+      ["sim_2m_completed_50", 1, "validating"],
+    ]);
+    expect(list).toMatchObject({ running: 2, anyTracked: true });
+
+    await harness.drain();
+    const after = await loadBatchList(testDb.db, noFilters);
+    expect(after.running).toBe(0);
+    expect(after.batches.map((batch) => [batch.batchId, batch.outcome, batch.requestCounts?.total])).toEqual([
+      ["sim_5m_failed_10", "failed", 10],
+      ["sim_2m_completed_50", "completed", 50],
+    ]);
+  });
+
+  test("filters by status and provider", async () => {
+    await insertJob({ batchId: "sim_a", status: "in_progress" });
+    await insertJob({ batchId: "sim_b", status: "completed" });
+    await insertJob({ provider: "openai", batchId: "batch_c", status: "completed" });
+
+    const completed = await loadBatchList(testDb.db, parseBatchFilters({ status: "completed" }));
+    expect(completed.batches.map((batch) => batch.batchId).sort()).toEqual(["batch_c", "sim_b"]);
+    const openai = await loadBatchList(testDb.db, parseBatchFilters({ status: "completed", provider: "openai" }));
+    expect(openai.batches.map((batch) => batch.batchId)).toEqual(["batch_c"]);
+  });
+
+  test("searches batch ids by case-insensitive substring, taking % and _ literally", async () => {
+    await insertJob({ provider: "gemini", batchId: "batches/ABC123" });
+    await insertJob({ batchId: "sim_abc" });
+    await insertJob({ batchId: "sim_x%y" });
+    await insertJob({ batchId: "sim_xzy" });
+
+    const found = await loadBatchList(testDb.db, parseBatchFilters({ q: "abc" }));
+    expect(found.batches.map((batch) => batch.batchId).sort()).toEqual(["batches/ABC123", "sim_abc"]);
+    expect((await searchJobsByBatchId(testDb.db, "x%y")).jobs.map((job) => job.batchId)).toEqual(["sim_x%y"]);
+    expect((await searchJobsByBatchId(testDb.db, "abc", { provider: "gemini" })).jobs).toHaveLength(1);
+  });
+
+  test("pages with a cursor, and falls back to the first page when the cursor is not ours", async () => {
+    const start = Date.UTC(2026, 0, 1);
+    for (let index = 0; index <= BATCHES_PER_PAGE; index++) {
+      await insertJob({ batchId: `sim_${String(index).padStart(2, "0")}`, trackedAt: new Date(start + index * 1000) });
+    }
+    const first = await loadBatchList(testDb.db, noFilters);
+    expect(first.batches).toHaveLength(BATCHES_PER_PAGE);
+    expect(first.batches[0]!.batchId).toBe(`sim_${BATCHES_PER_PAGE}`);
+    const second = await loadBatchList(testDb.db, parseBatchFilters({ cursor: first.nextCursor! }));
+    expect(second.batches.map((batch) => batch.batchId)).toEqual(["sim_00"]);
+    expect(second.nextCursor).toBeNull();
+
+    const stale = await loadBatchList(testDb.db, parseBatchFilters({ cursor: "not-a-cursor" }));
+    expect(stale.problem).toMatch(/first page/);
+    expect(stale.batches).toHaveLength(BATCHES_PER_PAGE);
+  });
+
+  test("ignores filter values it does not know instead of failing", () => {
+    expect(parseBatchFilters({ status: "bogus", provider: ["openai", "gemini"], q: "  ", cursor: "" })).toEqual({
+      status: undefined,
+      provider: "openai",
+      q: undefined,
+      cursor: undefined,
+    });
+  });
+});
+
+describe("a batch page", () => {
+  test("shows the settled job, the event exactly as sent to each subscriber, and one timeline of everything", async () => {
+    await trackBatch(testDb.db, {
+      provider: "simulated",
+      batchId: "sim_2m_completed_50",
+      webhookUrl: receiver.url,
+      metadata: { team: "search" },
+    });
+    await harness.drain();
+
+    const page = await loadBatchPage(testDb.db, "simulated", "sim_2m_completed_50");
+    expect(page).not.toBeNull();
+    expect(page!.job).toMatchObject({ status: "completed", outcome: "completed", requestCounts: { total: 50 } });
+    expect(page!.kindDetail).toBeNull();
+    expect(page!.subscriberCount).toBe(1);
+    expect(page!.deliveries).toHaveLength(1);
+    const delivery = page!.deliveries[0]!;
+    expect(page!.payloads[delivery.id]).toEqual(JSON.parse(receiver.received[0]!.body));
+    expect(page!.payloads[delivery.id]).toMatchObject({ type: "batch.completed", metadata: { team: "search" } });
+
+    const timeline = buildTimeline(page!, page!.endpointNames);
+    const titles = timeline.map((entry) => entry.title);
+    expect(titles.slice(0, 3)).toEqual(["Tracked", "Subscriber added", "Watch started"]);
+    expect(titles).toContain("Polled");
+    expect(titles.indexOf("Settled: completed")).toBeLessThan(titles.indexOf("Delivery created: batch.completed"));
+    expect(titles.at(-1)).toBe("Attempt 1: HTTP 200");
+    expect(timeline.at(-1)).toMatchObject({ kind: "attempt", tone: "ok", deliveryId: delivery.id });
+    expect(timeline.map((entry) => Date.parse(entry.at))).toEqual(
+      [...timeline.map((entry) => Date.parse(entry.at))].sort((a, b) => a - b),
+    );
+  });
+
+  test("finds a Gemini batch whose id contains a slash from the URL's path segments", async () => {
+    await insertJob({ provider: "gemini", batchId: "batches/123" });
+    const page = await loadBatchPage(testDb.db, "gemini", batchIdFromSegments(["batches", "123"]));
+    expect(page?.job.batchId).toBe("batches/123");
+  });
+
+  test("shows the per-kind detail object for non-batch kinds", async () => {
+    await insertJob({ provider: "openai", kind: "fine_tuning_job", batchId: "ftjob_1", detail: { fineTunedModel: "ft:gpt:x" } });
+    const page = await loadBatchPage(testDb.db, "openai", "ftjob_1");
+    expect(page).toMatchObject({ job: { kind: "fine_tuning_job" }, kindDetail: { fineTunedModel: "ft:gpt:x" } });
+  });
+
+  test("is null for an unknown provider or an untracked id", async () => {
+    await insertJob({ batchId: "sim_1" });
+    expect(await loadBatchPage(testDb.db, "nope", "sim_1")).toBeNull();
+    expect(await loadBatchPage(testDb.db, "simulated", "sim_2")).toBeNull();
+  });
+});
+
+describe("the deliveries page", () => {
+  test("lists failed deliveries apart from the recent ones, labelled by batch and destination", async () => {
+    await createEndpoint(testDb.db, { name: "ops-hook", url: receiver.url });
+    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_1m_completed_5", endpoint: "ops-hook" });
+    await harness.drain();
+    // 410 Gone fails a delivery at once (a 5xx would be retried for two days of fake time).
+    receiverStatus = 410;
+    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_1m_failed_5", webhookUrl: `${receiver.url}?token=abc` });
+    await harness.drain();
+
+    const overview = await loadDeliveriesOverview(testDb.db);
+    expect(overview.failedCount).toBe(1);
+    expect(overview.pending).toBe(0);
+    expect(overview.failed[0]).toMatchObject({
+      status: "failed",
+      eventType: "batch.failed",
+      lastStatusCode: 410,
+      job: { provider: "simulated", kind: "batch", batchId: "sim_1m_failed_5" },
+      destination: `${new URL(receiver.url).origin}/hooks/batch?…`,
+    });
+    expect(overview.failed[0]!.attemptCount).toBe(1);
+    expect(overview.recent).toEqual([
+      expect.objectContaining({ status: "delivered", destination: "endpoint ops-hook", job: expect.objectContaining({ batchId: "sim_1m_completed_5" }) }),
+    ]);
+  });
+
+  test("reads the recover form's date-time as UTC", () => {
+    expect(recoverSinceSchema.parse({ since: "2026-11-23T09:30" }).since.toISOString()).toBe("2026-11-23T09:30:00.000Z");
+    expect(recoverSinceSchema.safeParse({ since: "yesterday" }).success).toBe(false);
+  });
+});
