@@ -13,8 +13,8 @@
  *   stall (no count change for 20–70% of their run, sometimes from the very start) and then
  *   burst to completion in a few % of their run. Finalizing lasts 1–5% of the length, at
  *   least 30 seconds;
- * - progress is reported as request counts (70%), as a `progress` fraction only (20%), or not at
- *   all (10%);
+ * - progress is reported as request counts (75%), as a `progress` fraction only (20%), or not at
+ *   all (5%);
  * - createdAt is 0–60 s before trackedAt; expiresAt = createdAt + 24 h (72 h for tail batches),
  *   and the window is always at least the batch's length.
  */
@@ -71,7 +71,7 @@ export interface WorkloadOptions {
   burstFraction?: [number, number];
   /** Finalizing duration as a fraction of the length (default [0.01, 0.05]), at least 30 s. */
   finalizingFraction?: [number, number];
-  /** Share reporting a progress fraction only (default 0.2) and nothing at all (default 0.1). */
+  /** Share reporting a progress fraction only (default 0.2) and nothing at all (default 0.05). */
   fractionOnlyShare?: number;
   noProgressShare?: number;
   /** Shortest and longest core length (default 2 min, 24 h). */
@@ -88,7 +88,7 @@ export const DEFAULT_WORKLOAD: Required<WorkloadOptions> = {
   burstFraction: [0.02, 0.1],
   finalizingFraction: [0.01, 0.05],
   fractionOnlyShare: 0.2,
-  noProgressShare: 0.1,
+  noProgressShare: 0.05,
   minLengthMs: 2 * MINUTE,
   maxLengthMs: DAY,
 };

@@ -226,29 +226,35 @@ function activeDelay(now: number, age: number, observations: PollObservation[]):
   const trend = progressTrend(points, c && finite(c.total) && c.total > 0 ? 1 / c.total : null);
   if (trend.rate === null) return idle; // never seen moving
 
-  // Approach the predicted end of the run: halfway there, then land just after it.
-  const remaining = trend.changedAt + (1 - trend.p) / trend.rate - now;
+  // Where the run could end: no earlier than `earliest` (the faster rate, and progress possibly
+  // up to one visible step ahead of what is shown) and, at the long-run pace, around `expected`.
+  const q = trend.quantum;
+  const lastStep = 1 - trend.p <= q * (1 + 1e-9); // only the final step is left to see
+  const earliest = trend.changedAt + Math.max(0, 1 - trend.p - q) / trend.rate;
+  const expected = Math.max(earliest, trend.changedAt + (1 - trend.p) / (trend.longRate ?? trend.rate));
   const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
-  const approach =
-    remaining <= landing
-      ? Math.max(P.briskMinMs, remaining + Math.max(2 * SECOND, 0.1 * Math.max(0, remaining)))
-      : Math.max(floor, P.approachFraction * remaining);
-  const progressing = Math.min(progressingCap, approach);
+  const moved = firstSame === n - 1;
 
-  const sinceChange = Math.max(0, now - trend.changedAt);
-  if (sinceChange > 0 && firstSame < n - 1) {
-    // No movement at the last poll. Quantisation (fewer than ~2 steps expected since the last
-    // movement at the long-run rate) is not a stall; anything longer is.
-    // Past the predicted end without a status change is a stall too.
-    const expectedSteps = ((trend.longRate ?? 0) * sinceChange) / trend.quantum;
-    return expectedSteps < 2 && remaining > 0 ? progressing : idle;
+  if (!moved && !lastStep && (trend.longRate ?? 0) * Math.max(0, now - trend.changedAt) >= 2 * q) {
+    return idle; // at least two steps were due and none came: a stall
   }
-  if (trend.resumed && trend.changedAfter !== null) {
+  let delay: number;
+  if (now < earliest) {
+    // Approach: halfway to the earliest end, then land just after it.
+    const remaining = earliest - now;
+    delay = remaining <= landing ? remaining + Math.max(2 * SECOND, 0.1 * remaining) : Math.max(floor, P.approachFraction * remaining);
+  } else if (now <= expected) {
+    delay = landing; // inside the window where the run may end: look every `landing`
+  } else {
+    delay = Math.min(idle, Math.max(landing, P.stallGrowth * (now - expected))); // behind schedule: back off
+  }
+  delay = Math.min(progressingCap, Math.max(P.briskMinMs, delay));
+  if (moved && trend.resumed && trend.changedAfter !== null) {
     // Progress resumed after a stall at some unknown moment since the previous poll: its rate is
     // unknown, possibly a burst. Measure it before trusting a prediction.
-    return Math.min(progressing, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
+    delay = Math.min(delay, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
   }
-  return progressing;
+  return delay;
 }
 
 function briskDelay(age: number): number {

@@ -29,21 +29,53 @@ export function requiresApiAuth(pathname: string): boolean {
 
 /**
  * Decides whether a request carries a valid dashboard session. The dashboard's session module
- * (lib/auth/session.ts) plugs in here; until it does, only API keys are accepted.
+ * (lib/auth/session.ts) installs its check with {@link setSessionValidator} when it is loaded;
+ * {@link isSessionValid} loads it on first use, so API routes and the proxy accept sessions too.
  */
 export type SessionValidator = (request: Request) => boolean | Promise<boolean>;
 
 let sessionValidator: SessionValidator = () => false;
+let sessionModule: Promise<void> | undefined;
 
-/** Installs the dashboard's session check (the dashboard's session module calls this). */
+/** Installs the dashboard's session check (lib/auth/session.ts calls this when loaded). */
 export function setSessionValidator(validator: SessionValidator): void {
   sessionValidator = validator;
 }
 
-/** The session check as currently installed; false when no dashboard is plugged in. */
-export async function isSessionValid(request: Request): Promise<boolean> {
+// Loaded lazily: session.ts imports this module, so a static import would be circular.
+function loadSessionModule(): Promise<void> {
+  sessionModule ??= import("./session").then(
+    () => undefined,
+    (error) => console.error("[batchwatch] the session module failed to load; sessions are refused:", error),
+  );
+  return sessionModule;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A cookie travels with requests other sites make, so a session must not authorise a state
+ * change that a browser says came from elsewhere (CSRF). Bearer keys are not sent by browsers
+ * on their own, so they need no such check. Requests without these headers are not browsers'.
+ */
+function isCrossSiteStateChange(request: Request): boolean {
+  if (SAFE_METHODS.has(request.method.toUpperCase())) return false;
+  const fetchSite = request.headers.get("sec-fetch-site");
+  if (fetchSite === "cross-site" || fetchSite === "same-site") return true;
+  const origin = request.headers.get("origin");
+  if (origin === null) return false;
   try {
-    return await sessionValidator(request);
+    return new URL(origin).host !== new URL(request.url).host;
+  } catch {
+    return true;
+  }
+}
+
+/** The session check as installed; false for no session, a failing check, or a cross-site change. */
+export async function isSessionValid(request: Request): Promise<boolean> {
+  await loadSessionModule();
+  try {
+    return (await sessionValidator(request)) && !isCrossSiteStateChange(request);
   } catch {
     // A broken session check must fail closed, never open.
     return false;

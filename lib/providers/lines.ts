@@ -113,3 +113,24 @@ export function streamResultFile(
 ): AsyncGenerator<BatchResult> {
   return jsonLinesToResults(readLines(body, provider), toResult, describe);
 }
+
+export interface ResultFile {
+  fileId: string | null | undefined;
+  describe: string;
+}
+
+/**
+ * Streams a batch's output file, then its error file (OpenAI, Azure, Groq, Together, Mistral):
+ * each is downloaded only when the previous one has been read, and absent files are skipped.
+ */
+export async function* streamResultFiles(
+  provider: string,
+  files: readonly ResultFile[],
+  download: (fileId: string) => Promise<ReadableStream<Uint8Array>>,
+  toResult: (value: unknown) => BatchResult | undefined,
+): AsyncGenerator<BatchResult> {
+  for (const { fileId, describe } of files) {
+    if (!fileId) continue;
+    yield* streamResultFile(await download(fileId), provider, toResult, describe);
+  }
+}

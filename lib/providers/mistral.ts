@@ -2,7 +2,7 @@ import type { Mistral } from "@mistralai/mistralai";
 import { z } from "zod";
 import { baseUrlFromEnv, DAY_MS, requireEnv } from "./config";
 import { callProvider, parseProviderPayload, sdkTimeoutMs } from "./http";
-import { streamResultFile } from "./lines";
+import { streamResultFiles } from "./lines";
 import { openAIResultFromLine } from "./openai-batch";
 import { assertBatchKind, makeSnapshot, mapStatus, unixSecondsToIso } from "./snapshot";
 import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
@@ -100,11 +100,8 @@ async function* mistralResults(id: string, options: RetrieveOptions | undefined)
     { fileId: job.outputFile, describe: "mistral output file" },
     { fileId: job.errorFile, describe: "mistral error file" },
   ];
-  for (const { fileId, describe } of files) {
-    if (!fileId) continue;
-    const body = await callProvider(PROVIDER, (signal) => client.files.download({ fileId }, { signal }));
-    yield* streamResultFile(body, PROVIDER, openAIResultFromLine, describe);
-  }
+  const download = (fileId: string) => callProvider(PROVIDER, (signal) => client.files.download({ fileId }, { signal }));
+  yield* streamResultFiles(PROVIDER, files, download, openAIResultFromLine);
 }
 
 export const mistralProvider: ProviderAdapter = {

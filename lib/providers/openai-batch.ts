@@ -1,7 +1,7 @@
 import type OpenAI from "openai";
 import { z } from "zod";
 import { callProvider, bodyOf, parseProviderPayload } from "./http";
-import { streamResultFile } from "./lines";
+import { streamResultFiles } from "./lines";
 import { assertBatchKind, makeSnapshot, mapStatus, unixSecondsToIso } from "./snapshot";
 import type { BatchResult, ProviderAdapter, ProviderName, RetrieveOptions, UnifiedSnapshot } from "./types";
 
@@ -156,18 +156,13 @@ async function* openAIBatchResults(
   const client = await config.createClient();
   const batch = await retrieveOpenAIBatch(config, client, id);
   const files = [
-    { fileId: batch.output_file_id, describe: "output file" },
-    { fileId: batch.error_file_id, describe: "error file" },
+    { fileId: batch.output_file_id, describe: `${config.name} output file` },
+    { fileId: batch.error_file_id, describe: `${config.name} error file` },
   ];
-  for (const { fileId, describe } of files) {
-    if (!fileId) continue;
-    const body = await callProvider(config.name, async (signal) =>
-      bodyOf(await client.files.content(fileId, { signal }), config.name),
-    );
-    yield* streamResultFile(body, config.name, openAIResultFromLine, `${config.name} ${describe}`);
-  }
+  const download = (fileId: string) =>
+    callProvider(config.name, async (signal) => bodyOf(await client.files.content(fileId, { signal }), config.name));
+  yield* streamResultFiles(config.name, files, download, openAIResultFromLine);
 }
-
 
 /** The adapter for any provider that serves OpenAI's batch API through the openai SDK. */
 export function createOpenAICompatibleAdapter(config: OpenAICompatibleConfig): ProviderAdapter {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { baseUrlFromEnv, HOUR_MS, requireEnv } from "./config";
 import { fetchBody, fetchJson } from "./http";
-import { streamResultFile } from "./lines";
+import { streamResultFiles } from "./lines";
 import { openAIResultFromLine } from "./openai-batch";
 import { assertBatchKind, makeSnapshot, mapStatus, rfc3339ToIso } from "./snapshot";
 import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
@@ -85,12 +85,11 @@ async function* togetherResults(id: string, options: RetrieveOptions | undefined
     { fileId: batch.output_file_id, describe: "together output file" },
     { fileId: batch.error_file_id, describe: "together error file" },
   ];
-  for (const { fileId, describe } of files) {
-    if (!fileId) continue;
+  const download = (fileId: string) => {
     const { baseUrl, headers } = togetherConfig();
-    const body = await fetchBody(PROVIDER, `${baseUrl}/files/${encodeURIComponent(fileId)}/content`, headers);
-    yield* streamResultFile(body, PROVIDER, openAIResultFromLine, describe);
-  }
+    return fetchBody(PROVIDER, `${baseUrl}/files/${encodeURIComponent(fileId)}/content`, headers);
+  };
+  yield* streamResultFiles(PROVIDER, files, download, openAIResultFromLine);
 }
 
 export const togetherProvider: ProviderAdapter = {

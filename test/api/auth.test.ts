@@ -9,6 +9,7 @@ import * as endpoint from "@/app/api/endpoints/[id]/route";
 import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
 import * as subscription from "@/app/api/subscriptions/[id]/route";
 import { isValidApiKey, requiresApiAuth, setSessionValidator } from "@/lib/auth/api-key";
+import { createSessionCookie, isSessionValid as isDashboardSessionValid } from "@/lib/auth/session";
 import { proxy } from "@/proxy";
 import { call, useApiHarness, withEnv } from "./harness";
 
@@ -16,8 +17,17 @@ useApiHarness();
 
 const SOME_UUID = "3f1c2a4e-8b6d-4c1e-9a2f-7d5e6b4c3a21";
 
+interface PrivateRoute {
+  name: string;
+  handler: unknown;
+  method: string;
+  path: string;
+  params?: Record<string, string | string[]>;
+  body?: unknown;
+}
+
 /** Every route that needs an API key, with params that reach its handler. */
-const PRIVATE_ROUTES = [
+const PRIVATE_ROUTES: PrivateRoute[] = [
   { name: "POST /api/batches", handler: batches.POST, method: "POST", path: "/api/batches", body: {} },
   { name: "GET /api/batches", handler: batches.GET, method: "GET", path: "/api/batches" },
   {
@@ -126,18 +136,52 @@ describe("API keys", () => {
     });
   });
 
-  test("a valid dashboard session is accepted instead of a key, and a failing session check fails closed", async () => {
-    try {
-      setSessionValidator((request) => request.headers.get("cookie") === "bw_session=ok");
-      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: "bw_session=ok" } })).status).toBe(200);
-      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: "bw_session=no" } })).status).toBe(401);
-      setSessionValidator(() => {
-        throw new Error("session store down");
-      });
-      expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null })).status).toBe(401);
-    } finally {
-      setSessionValidator(() => false);
-    }
+});
+
+describe("dashboard sessions", () => {
+  afterEach(() => setSessionValidator(isDashboardSessionValid));
+
+  const sessionCookie = () => {
+    const cookie = createSessionCookie({ apiKey: "test-api-key", secure: false });
+    return `${cookie.name}=${cookie.value}`;
+  };
+
+  test("a valid session cookie is accepted instead of a key", async () => {
+    const response = await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: sessionCookie() } });
+    expect(response.status).toBe(200);
+  });
+
+  test.each([
+    ["a tampered cookie", () => sessionCookie().replace(/.$/, (c) => (c === "A" ? "B" : "A")), {}],
+    ["a session opened with a key that is no longer configured", () => {
+      const cookie = createSessionCookie({ apiKey: "retired-key", secure: false });
+      return `${cookie.name}=${cookie.value}`;
+    }, {}],
+    ["a state change a browser says came from another site (CSRF)", sessionCookie, { "sec-fetch-site": "cross-site" }],
+    ["a state change from another origin (CSRF)", sessionCookie, { origin: "https://evil.example" }],
+  ])("%s is refused", async (_name, cookie, headers: Record<string, string>) => {
+    const response = await call(endpoints.POST, "POST", "/api/endpoints", {
+      key: null,
+      headers: { cookie: cookie(), ...headers },
+      body: { name: "ops", url: "http://127.0.0.1:9/" },
+    });
+    expect(response.status).toBe(401);
+  });
+
+  test("a same-origin state change with a session is accepted", async () => {
+    const response = await call(endpoints.POST, "POST", "/api/endpoints", {
+      key: null,
+      headers: { cookie: sessionCookie(), origin: "http://batchwatch.test", "sec-fetch-site": "same-origin" },
+      body: { name: "ops", url: "http://127.0.0.1:9/" },
+    });
+    expect(response.status).toBe(201);
+  });
+
+  test("a session check that throws fails closed", async () => {
+    setSessionValidator(() => {
+      throw new Error("session store down");
+    });
+    expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: null, headers: { cookie: sessionCookie() } })).status).toBe(401);
   });
 });
 
@@ -165,8 +209,6 @@ describe("which paths need a key", () => {
 });
 
 describe("the proxy", () => {
-  afterEach(() => setSessionValidator(() => false));
-
   const proxied = (path: string, headers: Record<string, string> = {}) =>
     proxy(new NextRequest(`http://batchwatch.test${path}`, { headers }));
 

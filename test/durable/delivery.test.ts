@@ -7,6 +7,7 @@ import { AppError } from "@/lib/errors";
 import { getProvider } from "@/lib/providers";
 import { encryptSecret } from "@/lib/security/secret-box";
 import { settleJob } from "@/lib/settlement";
+import { untrackSubscription } from "@/lib/subscriptions";
 import { trackBatch } from "@/lib/tracking";
 import { generateWebhookSecret } from "@/lib/webhooks/standard-webhooks";
 import type { EventSender } from "@/lib/outbox";
@@ -554,6 +555,28 @@ describe("subscribing after settlement", () => {
     expect(receiver.received[1]!.verified).toMatchObject({ metadata: { late: true }, status: "completed" });
     expect(harness.named("batch/settled")).toHaveLength(1);
     expect(harness.named("batch/watch.requested")).toHaveLength(0);
+  });
+});
+
+describe("tracking again", () => {
+  test("a subscription untracked before settlement and tracked again afterwards gets its delivery", async () => {
+    const held = recordingSender();
+    await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: receiver.url }, held.send);
+    const later = await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${receiver.url}?again=1`, metadata: { again: true } }, held.send);
+    await untrackSubscription(testDb.db, later.subscription.id);
+    const { jobId } = await settleOne();
+    await harness.drain();
+    expect(receiver.received).toHaveLength(1);
+
+    harness.advance(10 * 60_000);
+    const retracked = await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${receiver.url}?again=1`, metadata: { again: true } });
+    expect(retracked).toMatchObject({ created: false, subscription: { id: later.subscription.id, disabled_at: null } });
+    await harness.drain();
+
+    const deliveries = await query<{ subscription_id: string }>("SELECT subscription_id FROM deliveries WHERE job_id = $1", [jobId]);
+    expect(deliveries.map((delivery) => delivery.subscription_id)).toContain(later.subscription.id);
+    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received[1]!.verified).toMatchObject({ metadata: { again: true } });
   });
 });
 

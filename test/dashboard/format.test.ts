@@ -1,0 +1,147 @@
+import { describe, expect, test } from "vitest";
+import {
+  batchHref,
+  displayUrl,
+  pathWithQuery,
+  progressBreakdown,
+  relativeTime,
+  statusTone,
+  watchSummary,
+} from "@/lib/dashboard/format";
+import { buildTimeline } from "@/lib/dashboard/timeline";
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
+
+describe("batch links", () => {
+  test("keep a Gemini id's slash as a path segment and escape everything else", () => {
+    expect(batchHref("gemini", "batches/123")).toBe("/batches/gemini/batches/123");
+    expect(batchHref("openai", "batch_a b#c")).toBe("/batches/openai/batch_a%20b%23c");
+    expect(batchHref("openai", "ftjob_1", "fine_tuning_job")).toBe("/batches/openai/ftjob_1?kind=fine_tuning_job");
+    expect(batchHref("openai", "batch_1", "batch")).toBe("/batches/openai/batch_1");
+  });
+});
+
+describe("the progress bar", () => {
+  test("splits the total into completed, failed and remaining, with a sentence for screen readers", () => {
+    expect(progressBreakdown({ total: 50, completed: 30, failed: 5 }, false)).toEqual({
+      total: 50,
+      completed: 30,
+      failed: 5,
+      remaining: 15,
+      percent: { completed: 60, failed: 10, remaining: 30 },
+      description: "30 of 50 requests completed, 5 failed, 15 remaining",
+    });
+  });
+
+  test("calls what is left of a settled batch 'not processed'", () => {
+    expect(progressBreakdown({ total: 10, completed: 6, failed: 0 }, true)?.description).toBe(
+      "6 of 10 requests completed, 0 failed, 4 not processed",
+    );
+  });
+
+  test("never exceeds the total, and has nothing to show without counts", () => {
+    expect(progressBreakdown({ total: 10, completed: 9, failed: 5 }, false)).toMatchObject({ completed: 9, failed: 1, remaining: 0 });
+    expect(progressBreakdown(null, false)).toBeNull();
+    expect(progressBreakdown({ total: 0, completed: 0, failed: 0 }, false)).toBeNull();
+  });
+});
+
+describe("times and summaries", () => {
+  test("are relative both ways", () => {
+    expect(relativeTime(at(-3 * 60_000), NOW)).toBe("3 min ago");
+    expect(relativeTime(at(20_000), NOW)).toBe("in 20 s");
+    expect(relativeTime(at(-2_000), NOW)).toBe("just now");
+    expect(relativeTime(at(-3 * 86_400_000), NOW)).toBe("3 d ago");
+  });
+
+  test("say when the next poll is, or how the batch settled", () => {
+    const base = { settledAt: null, outcome: null, settleReason: null, nextPollAt: null, pollCount: 0 };
+    expect(watchSummary(base, NOW)).toBe("waiting for the first poll");
+    expect(watchSummary({ ...base, pollCount: 2, nextPollAt: at(45_000) }, NOW)).toBe("next poll in 45 s");
+    expect(watchSummary({ ...base, settledAt: at(0), outcome: "completed" }, NOW)).toBe("completed");
+    expect(watchSummary({ ...base, settledAt: at(0), outcome: "failed", settleReason: "watch_timeout" }, NOW)).toBe(
+      "failed: watch timeout",
+    );
+  });
+
+  test("colour statuses consistently", () => {
+    expect(statusTone("completed")).toBe("ok");
+    expect(statusTone("delivered")).toBe("ok");
+    expect(statusTone("failed")).toBe("bad");
+    expect(statusTone("in_progress")).toBe("active");
+    expect(statusTone("cancelled")).toBe("warn");
+  });
+});
+
+describe("webhook URLs", () => {
+  test("hide their query string, which often carries a token", () => {
+    expect(displayUrl("https://hooks.example.com/b?token=s3cret")).toBe("https://hooks.example.com/b?…");
+    expect(displayUrl("https://hooks.example.com/b")).toBe("https://hooks.example.com/b");
+  });
+});
+
+describe("page links", () => {
+  test("drop empty parameters", () => {
+    expect(pathWithQuery("/batches", { status: "completed", provider: undefined, q: "" })).toBe("/batches?status=completed");
+    expect(pathWithQuery("/batches", {})).toBe("/batches");
+  });
+});
+
+describe("the timeline", () => {
+  test("interleaves job events, deliveries and attempts by time, keeping ties in that order", () => {
+    const entries = buildTimeline({
+      events: [
+        { at: at(0), type: "tracked", detail: {} },
+        { at: at(0), type: "subscribed", detail: { destination: "url:https://r.example/h?k=1" } },
+        { at: at(60_000), type: "polled", detail: { status: "in_progress", requestCounts: { total: 4, completed: 2, failed: 0 }, nextPollAt: at(90_000) } },
+        { at: at(120_000), type: "settled", detail: { outcome: "completed", by: "poll", reason: null } },
+      ],
+      deliveries: [
+        {
+          id: "msg_1",
+          jobId: "j",
+          subscriptionId: "s1",
+          endpointId: null,
+          eventType: "batch.completed",
+          status: "delivered",
+          attemptCount: 2,
+          lastStatusCode: 200,
+          lastError: null,
+          lastAttemptAt: at(150_000),
+          deliveredAt: at(150_000),
+          failedAt: null,
+          createdAt: at(120_000),
+          attempts: [
+            { runId: "r", attempt: 2, attemptedAt: at(150_000), statusCode: 200, durationMs: 12, error: null, responseBody: "ok" },
+            { runId: "r", attempt: 1, attemptedAt: at(121_000), statusCode: 503, durationMs: 40, error: "receiver answered 503", responseBody: "" },
+          ],
+        },
+      ],
+      subscriptions: [
+        {
+          id: "s1",
+          jobId: "j",
+          destination: { type: "url", url: "https://r.example/h?k=1" },
+          metadata: {},
+          disabledAt: null,
+          disabledReason: null,
+          createdAt: at(0),
+        },
+      ],
+    });
+    expect(entries.map((entry) => entry.title)).toEqual([
+      "Tracked",
+      "Subscriber added",
+      "Polled",
+      "Settled: completed",
+      "Delivery created: batch.completed",
+      "Attempt 1: HTTP 503",
+      "Attempt 2: HTTP 200",
+    ]);
+    expect(entries[1]!.facts).toEqual(["https://r.example/h?…"]);
+    expect(entries[2]!.facts).toEqual(["status in progress", "2 completed, 0 failed of 4", "next poll in 30 s"]);
+    expect(entries[5]).toMatchObject({ tone: "bad", facts: ["took 40 ms", "error: receiver answered 503", "delivery msg_1"] });
+    expect(entries[6]).toMatchObject({ tone: "ok", facts: ["took 12 ms", "delivery msg_1"] });
+  });
+});
