@@ -19,6 +19,8 @@ type ScriptedFailure = { status: number; headers?: Record<string, string> };
  */
 export async function startFakeOpenAI() {
   const batches = new Map<string, FakeBatch>();
+  /** Other objects (responses, fine-tuning jobs, eval runs) by request path, e.g. /v1/responses/resp_1. */
+  const objects = new Map<string, unknown>();
   const failures: ScriptedFailure[] = [];
   const requests: string[] = [];
   let hold: { release: Promise<void>; reached: () => void } | null = null;
@@ -37,6 +39,12 @@ export async function startFakeOpenAI() {
       hold = null;
       current.reached();
       await current.release;
+    }
+    const path = (request.url ?? "").split("?")[0]!;
+    if (objects.has(path)) {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(objects.get(path)));
+      return;
     }
     const id = match ? decodeURIComponent(match[1]!) : "";
     const batch = batches.get(id);
@@ -59,6 +67,10 @@ export async function startFakeOpenAI() {
     requests,
     setBatch(id: string, batch: FakeBatch) {
       batches.set(id, batch);
+    },
+    /** Serves `body` at `path` (e.g. `/v1/fine_tuning/jobs/ftjob-1`). */
+    setObject(path: string, body: unknown) {
+      objects.set(path, body);
     },
     failNext(...scripted: ScriptedFailure[]) {
       failures.push(...scripted);
