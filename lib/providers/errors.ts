@@ -27,7 +27,8 @@ export const PROVIDER_ERROR_CODES = [
  * - `timeout`: no response within BATCHWATCH_PROVIDER_TIMEOUT_MS (default 30 s), or a results
  *   stream that stalled that long. Retried with backoff.
  * - `invalid_response`: the provider answered 2xx with a shape the zod schemas reject, or a
- *   status this module does not know. Not retried blindly: it means the provider's API changed.
+ *   status this module does not know. Recorded and retried with backoff (a provider mid-deploy can
+ *   answer oddly); if it persists, the provider's API changed and its module needs updating.
  * - `unknown_provider`: the provider name is not one of PROVIDER_NAMES. Not retried.
  * - `not_enabled`: the simulated provider is used without BATCHWATCH_SIMULATED_PROVIDER=1. Not retried.
  * - `unsupported`: a job kind or operation the provider does not offer. Not retried.
@@ -35,7 +36,7 @@ export const PROVIDER_ERROR_CODES = [
 export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
 
 /** Codes worth another attempt later; everything else settles the watch. */
-export const RETRYABLE_PROVIDER_ERROR_CODES: readonly ProviderErrorCode[] = ["rate_limited", "unavailable", "timeout"];
+export const RETRYABLE_PROVIDER_ERROR_CODES: readonly ProviderErrorCode[] = ["rate_limited", "unavailable", "timeout", "invalid_response"];
 
 export interface ProviderErrorOptions {
   status?: number;
@@ -116,6 +117,18 @@ function truncate(text: string): string {
   return text.length > MAX_DETAIL_LENGTH ? `${text.slice(0, MAX_DETAIL_LENGTH)}…` : text;
 }
 
+/** Google APIs (Gemini) put the wait in the body: `error.details[].retryDelay`, e.g. "30s". */
+function googleRetryDelayMs(body: unknown): number | undefined {
+  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    const delay = (detail as { retryDelay?: unknown } | null)?.retryDelay;
+    const match = typeof delay === "string" ? /^(\d+(?:\.\d+)?)s$/.exec(delay) : null;
+    if (match) return Math.ceil(Number(match[1]) * 1000);
+  }
+  return undefined;
+}
+
 /** The single place where an HTTP status becomes a ProviderError code. */
 export function providerErrorFromStatus(
   status: number,
@@ -135,7 +148,7 @@ export function providerErrorFromStatus(
   if (status === 429) {
     return new ProviderError("rate_limited", `${who} is rate limiting (HTTP 429)${suffix}`, {
       ...options,
-      retryAfterMs: parseRetryAfterMs(headers),
+      retryAfterMs: parseRetryAfterMs(headers) ?? googleRetryDelayMs(body),
     });
   }
   if (status === 408) return new ProviderError("timeout", `${who} timed out (HTTP 408)${suffix}`, options);

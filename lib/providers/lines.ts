@@ -13,6 +13,9 @@ export interface SourceLine {
   line: number;
 }
 
+const CARRIAGE_RETURN = 13;
+const BLANK = /^\s*$/;
+
 /** A single line longer than this is not a result line; refusing it bounds memory. */
 const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
@@ -60,9 +63,10 @@ export async function* readLines(
       let start = 0;
       for (let newline = buffer.indexOf("\n"); newline !== -1; newline = buffer.indexOf("\n", start)) {
         line += 1;
-        const text = buffer.slice(start, newline).replace(/\r$/, "");
+        const end = newline > start && buffer.charCodeAt(newline - 1) === CARRIAGE_RETURN ? newline - 1 : newline;
+        const text = buffer.slice(start, end);
         start = newline + 1;
-        if (text.trim()) yield { text, line };
+        if (!BLANK.test(text)) yield { text, line };
       }
       buffer = buffer.slice(start);
       if (buffer.length > MAX_LINE_CHARS) {
@@ -70,8 +74,8 @@ export async function* readLines(
       }
     }
     buffer += decoder.decode();
-    const last = buffer.replace(/\r$/, "");
-    if (last.trim()) yield { text: last, line: line + 1 };
+    const last = buffer.endsWith("\r") ? buffer.slice(0, -1) : buffer;
+    if (!BLANK.test(last)) yield { text: last, line: line + 1 };
     finished = true;
   } finally {
     if (!finished) await reader.cancel().catch(() => undefined);

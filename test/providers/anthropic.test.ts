@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { ANTHROPIC_STATUS_MAP } from "@/lib/providers/anthropic";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /** Anthropic Message Batches through @anthropic-ai/sdk against a local fake of the API. */

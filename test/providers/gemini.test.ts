@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { GEMINI_STATUS_MAP } from "@/lib/providers/gemini";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /** Gemini Batch Mode over REST: a fake of `GET /v1beta/batches/{id}` (an Operation) and file downloads. */
@@ -86,6 +87,22 @@ test.each([
   await getProvider("gemini").retrieve(id);
   expect(server.requests[0]?.path).toBe(BATCH_PATH);
   expect(server.requests[0]?.headers["x-goog-api-key"]).toBe("gemini-test-key");
+});
+
+test("reads the wait of a 429 from the body's RetryInfo when no Retry-After header is sent", async () => {
+  server.json(
+    `GET ${BATCH_PATH}`,
+    {
+      error: {
+        code: 429,
+        message: "Resource has been exhausted (e.g. check quota).",
+        status: "RESOURCE_EXHAUSTED",
+        details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "31s" }],
+      },
+    },
+    429,
+  );
+  await expect(getProvider("gemini").retrieve("batches/123456")).rejects.toMatchObject({ code: "rate_limited", retryAfterMs: 31_000 });
 });
 
 test("rejects a payload without metadata as invalid_response", async () => {

@@ -1,7 +1,7 @@
 import { expect, test } from "vitest";
 import { ProviderError } from "@/lib/providers";
 import { jsonLinesToResults, readLines } from "@/lib/providers/lines";
-import { collect } from "./helpers/env";
+import { collect } from "./helpers/collect";
 
 /** The shared line splitter every results() stream goes through. */
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 import { getProvider, ProviderError, type ProviderName, type UnifiedStatus } from "@/lib/providers";
 import { OPENAI_BATCH_STATUS_MAP } from "@/lib/providers/openai-batch";
 import { CREATED_AT, ERROR_LINES, OUTPUT_LINES, openAIBatch } from "./fixtures/openai";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /**

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 import { getProvider, JOB_KINDS, type UnifiedStatus } from "@/lib/providers";
 import { OPENAI_EVAL_RUN_STATUS_MAP, OPENAI_FINE_TUNING_STATUS_MAP, OPENAI_RESPONSE_STATUS_MAP } from "@/lib/providers/openai";
 import { evalRun, fineTuningJob, openAIResponse } from "./fixtures/openai";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /** OpenAI's non-batch kinds: background responses, fine-tuning jobs and eval runs, via the openai SDK. */

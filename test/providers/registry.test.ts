@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { getProvider, isProviderName, PROVIDER_NAMES, ProviderError, type ProviderName } from "@/lib/providers";
 import { openAIBatch } from "./fixtures/openai";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /** The registry and the configuration contract shared by every provider. */

@@ -101,7 +101,8 @@ test("stopping after the first result hangs up instead of downloading the rest",
 });
 
 test("fails with timeout when the download stalls mid-file", async () => {
-  setEnv({ BATCHWATCH_PROVIDER_TIMEOUT_MS: "300" });
+  // Long enough for the batch lookup on a busy machine, short enough to keep the test quick.
+  setEnv({ BATCHWATCH_PROVIDER_TIMEOUT_MS: "1000" });
   server.route("GET /v1/files/file-big/content", async (_request, response) => {
     response.writeHead(200, { "content-type": "application/octet-stream" });
     await write(response, linesChunk(1, 2));

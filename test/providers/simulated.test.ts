@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { createSimulatedProvider, getProvider, type UnifiedStatus } from "@/lib/providers";
 import { parseSimulatedId } from "@/lib/providers/simulated";
-import { collect, restoreEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { restoreEnv, setEnv } from "./helpers/env";
 
 /** The simulated provider runs on an injected clock, so these tests move time by hand. */
 

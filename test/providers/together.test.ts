@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { TOGETHER_STATUS_MAP } from "@/lib/providers/together";
 import { ERROR_LINES, OUTPUT_LINES } from "./fixtures/openai";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
 
 /** Together's batch API over fetch against a local fake of `/v1/batches/{id}`. */

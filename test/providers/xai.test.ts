@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { deriveXaiPhase, XAI_STATUS_MAP, type XaiPhase } from "@/lib/providers/xai";
-import { collect, isolateProviderEnv, setEnv } from "./helpers/env";
+import { collect } from "./helpers/collect";
+import { isolateProviderEnv, setEnv } from "./helpers/env";
 import { startFakeServer, sendJson, type FakeServer } from "./helpers/fake-server";
 
 /** xAI batches over fetch: the status is derived from counts and timestamps; results are paginated. */

@@ -57,9 +57,3 @@ export function isolateProviderEnv(): void {
     clear();
   });
 }
-
-export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
