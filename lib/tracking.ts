@@ -5,7 +5,7 @@ import type { Database, Queryable } from "./db";
 import { AppError } from "./errors";
 import { parseOrThrow } from "./http";
 import { sendOrUnavailable } from "./inngest-send";
-import { findJob, recordJobEvent, type JobRow, type SubscriptionRow } from "./jobs/store";
+import { recordJobEvent, type JobRow, type SubscriptionRow } from "./jobs/store";
 import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "./outbox";
 import { getProvider, isProviderName, ProviderError } from "./providers";
 import { JOB_KINDS, type JobKind, type ProviderName } from "./providers/types";
@@ -249,4 +249,3 @@ async function pendingSignalEvents(tx: Queryable, job: JobRow): Promise<Outgoing
   }));
 }
 
-export { findJob };

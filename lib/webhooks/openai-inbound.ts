@@ -52,9 +52,11 @@ export async function receiveOpenAIWebhook(request: Request, db: Database, send?
   } catch {
     throw new AppError("invalid_signature", "the webhook signature, id or timestamp is invalid");
   }
+  let payload: unknown;
   let parsed: z.infer<typeof openaiEventSchema>;
   try {
-    parsed = openaiEventSchema.parse(JSON.parse(body));
+    payload = JSON.parse(body);
+    parsed = openaiEventSchema.parse(payload);
   } catch {
     throw new AppError("invalid_request", "body: not an OpenAI webhook event");
   }
@@ -68,7 +70,7 @@ export async function receiveOpenAIWebhook(request: Request, db: Database, send?
       objectId: parsed.data?.id ?? null,
       provider: "openai",
       kind,
-      payload: JSON.parse(body),
+      payload,
     },
     send,
   );
