@@ -75,35 +75,34 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** The policy's knobs, exported so tests and the benchmark can describe them. */
+/** The policy's knobs (read-only; exported so tests and the benchmark can describe them). */
 export const POLLING_POLICY = {
-  /** No observation at all: look again shortly. */
+  /** No usable observation at all: look again shortly. */
   emptyHistoryDelayMs: 10 * SECOND,
   /** Shortest wait while validating / in progress (unless landing just after a predicted end). */
-  activeFloorMs: 30 * SECOND,
-  /** Longest wait while nothing moves / while progress moves (without native signals). */
-  idleCapMs: 45 * MINUTE,
-  progressingCapMs: 2 * HOUR,
-  /** With nothing moving, the wait is at most this fraction of the batch's age… */
-  idleAgeFraction: 0.07,
-  /** …and grows as this fraction of how long nothing has moved. */
+  activeFloorMs: 45 * SECOND,
+  /** With nothing moving, the wait grows as this fraction of how long nothing has moved… */
   stallGrowth: 0.5,
-  /** With progress moving, the wait is at most this fraction of the age. */
-  progressingAgeFraction: 0.2,
-  /** Go this fraction of the way to the predicted end of the in-progress phase… */
+  /** …up to this fraction of the batch's age, and this absolute cap. */
+  idleAgeFraction: 0.07,
+  idleCapMs: 45 * MINUTE,
+  /** With progress moving, the wait is at most this fraction of the age, and this cap. */
+  progressingAgeFraction: 0.25,
+  progressingCapMs: 2 * HOUR,
+  /** Go this fraction of the way to the earliest predicted end of the run… */
   approachFraction: 0.5,
-  /** …until the predicted end is this close (or this fraction of the age), then land just after it. */
+  /** …until it is this close (or this fraction of the age away), then land just after it. */
   landingWindowMs: 30 * SECOND,
-  landingAgeFraction: 0.02,
-  /** While finalizing/cancelling: this fraction of the age, between the bounds. */
+  landingAgeFraction: 0.01,
+  /** While finalizing / cancelling: this fraction of the age, within the bounds. */
   briskAgeFraction: 0.1,
   briskMinMs: 5 * SECOND,
   briskMaxMs: 45 * SECOND,
-  /** Never sleep beyond expiresAt + this; once past it, poll between these bounds. */
+  /** Never sleep beyond expiresAt + this; once past it, poll within the overdue bounds. */
   expiryMarginMs: 30 * SECOND,
   overdueMinMs: 30 * SECOND,
   overdueMaxMs: 15 * MINUTE,
-  /** Safety-net polling with native signals: doubling from min to max; finalizing/cancelling cap. */
+  /** Safety net behind native signals: the age, within these bounds; finalizing / cancelling cap. */
   nativeMinMs: 15 * MINUTE,
   nativeMaxMs: 2 * HOUR,
   nativeBriskMs: 30 * MINUTE,
@@ -111,222 +110,216 @@ export const POLLING_POLICY = {
 
 const P = POLLING_POLICY;
 
-const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "expired", "cancelled"]);
+function isTerminal(status: string): boolean {
+  return status === "completed" || status === "failed" || status === "expired" || status === "cancelled";
+}
 
-const finite = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+function finite(x: unknown): x is number {
+  return typeof x === "number" && Number.isFinite(x);
+}
 
 function clamp(x: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, x));
 }
 
-/** Progress in [0, 1] from an observation, or null if it carries none. */
-function progressOf(o: PollObservation): number | null {
-  const c = o.requestCounts;
+/** A validated observation: its time, status, progress in [0, 1] (or null) and visible step. */
+interface Sample {
+  at: number;
+  status: string;
+  p: number | null;
+  /** 1/total when progress comes from request counts, else null. */
+  step: number | null;
+}
+
+function toSample(o: unknown): Sample | null {
+  if (!o || typeof o !== "object") return null;
+  const { at, status, requestCounts: c, progress } = o as PollObservation;
+  if (!finite(at) || typeof status !== "string") return null;
   if (c && typeof c === "object" && finite(c.total) && c.total > 0) {
     const done = (finite(c.completed) ? Math.max(0, c.completed) : 0) + (finite(c.failed) ? Math.max(0, c.failed) : 0);
-    return clamp(done / c.total, 0, 1);
+    return { at, status, p: Math.min(1, done / c.total), step: 1 / c.total };
   }
-  if (finite(o.progress) && o.progress >= 0) return o.progress > 1 ? clamp(o.progress / 100, 0, 1) : o.progress;
-  return null;
+  if (finite(progress) && progress >= 0) {
+    return { at, status, p: progress > 1 ? Math.min(1, progress / 100) : progress, step: null };
+  }
+  return { at, status, p: null, step: null };
 }
 
-interface Point {
-  at: number;
+/** What the progress series says, from its last drop (a provider recounting) onwards. */
+interface Trend {
   p: number;
-}
-
-/** What the progress series says, from the last drop (a provider recounting) onwards. */
-interface ProgressTrend {
-  p: number;
-  /** Time of the first point showing the latest value: the last movement was seen then. */
+  /** When the latest value was first seen: the last movement happened just before. */
   changedAt: number;
-  /** Time of the point before that (the movement happened in between), if any. */
-  changedAfter: number | null;
-  /** Completion rate (fraction per ms): the faster of the long-run and the latest rate. */
-  rate: number | null;
-  /** Long-run rate over the series. */
-  longRate: number | null;
-  /** The smallest visible step of progress (1/total for counts). */
+  /** The poll before that: the last movement happened after it. */
+  changedAfter: number;
+  /** The faster of the long-run rate and the rate across the last movement (fraction per ms). */
+  fastRate: number;
+  /** The long-run rate (fraction per ms). */
+  longRate: number;
+  /** The smallest visible step of progress. */
   quantum: number;
-  /** The last movement ended a real stall: several equal points for longer than quantisation explains. */
+  /** The last movement ended a real stall (equal values for longer than quantisation explains). */
   resumed: boolean;
 }
 
-function progressTrend(points: Point[], quantumHint: number | null): ProgressTrend {
+function rateBetween(a: Sample, b: Sample): number {
+  return b.at > a.at && (b.p as number) > (a.p as number) ? ((b.p as number) - (a.p as number)) / (b.at - a.at) : 0;
+}
+
+/** The trend of `points` (samples with progress), or null if progress has never been seen moving. */
+function progressTrend(points: Sample[]): Trend | null {
+  const n = points.length;
   let start = 0;
-  for (let i = 1; i < points.length; i++) if (points[i].p < points[i - 1].p) start = i;
-  const run = points.slice(start);
-  const n = run.length;
-  const last = run[n - 1];
-  let firstSame = n - 1;
-  while (firstSame > 0 && run[firstSame - 1].p === last.p) firstSame--;
+  for (let i = 1; i < n; i++) if ((points[i].p as number) < (points[i - 1].p as number)) start = i;
+  const last = points[n - 1];
+  let same = n - 1; // first index showing the latest value
+  while (same > start && points[same - 1].p === last.p) same--;
+  if (same === start) return null;
 
   let minStep = Infinity;
-  for (let i = 1; i < n; i++) {
-    const d = run[i].p - run[i - 1].p;
+  for (let i = start + 1; i < n; i++) {
+    const d = (points[i].p as number) - (points[i - 1].p as number);
     if (d > 0 && d < minStep) minStep = d;
   }
-  const quantum = quantumHint ?? (Number.isFinite(minStep) ? Math.min(minStep, 0.01) : 0.001);
+  const quantum = last.step ?? Math.min(minStep, 0.01);
 
-  const rateBetween = (a: Point, b: Point) => (b.at > a.at && b.p > a.p ? (b.p - a.p) / (b.at - a.at) : null);
-  let longRate: number | null = null;
-  let rate: number | null = null;
+  const changed = points[same];
+  const before = points[same - 1];
+  const longRate = rateBetween(points[start], changed);
+  const fastRate = Math.max(longRate, rateBetween(before, changed));
+  if (!(fastRate > 0) || !Number.isFinite(fastRate)) return null;
+
+  // Was `before` the end of a stall? Find the run of points equal to it.
+  let stallStart = same - 1;
+  while (stallStart > start && points[stallStart - 1].p === before.p) stallStart--;
   let resumed = false;
-  if (firstSame > 0) {
-    const changed = run[firstSame];
-    const before = run[firstSame - 1];
-    longRate = rateBetween(run[0], changed);
-    const lastRate = rateBetween(before, changed);
-    rate = Math.max(longRate ?? 0, lastRate ?? 0) || null;
-    // Was `before` the end of a stall? Find the run of points equal to it.
-    let stallStart = firstSame - 1;
-    while (stallStart > 0 && run[stallStart - 1].p === before.p) stallStart--;
-    if (stallStart < firstSame - 1) {
-      const priorRate = stallStart > 0 ? rateBetween(run[0], run[stallStart]) : null;
-      const stalledFor = before.at - run[stallStart].at;
-      resumed = priorRate === null || priorRate * stalledFor >= 2 * quantum;
-    }
+  if (stallStart < same - 1) {
+    const priorRate = stallStart > start ? rateBetween(points[start], points[stallStart]) : 0;
+    resumed = priorRate === 0 || priorRate * (before.at - points[stallStart].at) >= 2 * quantum;
   }
   return {
-    p: last.p,
-    changedAt: run[firstSame].at,
-    changedAfter: firstSame > 0 ? run[firstSame - 1].at : null,
-    rate,
-    longRate,
+    p: last.p as number,
+    changedAt: changed.at,
+    changedAfter: before.at,
+    fastRate,
+    longRate: longRate > 0 ? longRate : fastRate,
     quantum,
     resumed,
   };
-}
-
-/** Delay while validating / in progress, without native signals. */
-function activeDelay(now: number, age: number, observations: PollObservation[]): number {
-  const n = observations.length;
-  const last = observations[n - 1];
-  const lastP = progressOf(last);
-  if (lastP !== null && lastP >= 1) return briskDelay(age); // every request done: finalizing is next
-
-  const floor = P.activeFloorMs;
-  const idleCap = Math.min(P.idleCapMs, Math.max(floor, P.idleAgeFraction * age));
-  const progressingCap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
-
-  // How long has nothing moved? "Moving" is a change of status or of progress.
-  let firstSame = n - 1;
-  while (firstSame > 0 && observations[firstSame - 1].status === last.status && progressOf(observations[firstSame - 1]) === lastP) {
-    firstSame--;
-  }
-  const idle = Math.min(idleCap, Math.max(floor, P.stallGrowth * Math.max(0, now - observations[firstSame].at)));
-  if (lastP === null || last.status !== "in_progress") return idle;
-
-  const points: Point[] = [];
-  for (const o of observations) {
-    const p = progressOf(o);
-    if (p !== null) points.push({ at: o.at, p });
-  }
-  const c = last.requestCounts;
-  const trend = progressTrend(points, c && finite(c.total) && c.total > 0 ? 1 / c.total : null);
-  if (trend.rate === null) return idle; // never seen moving
-
-  // Where the run could end: no earlier than `earliest` (the faster rate, and progress possibly
-  // up to one visible step ahead of what is shown) and, at the long-run pace, around `expected`.
-  const q = trend.quantum;
-  const lastStep = 1 - trend.p <= q * (1 + 1e-9); // only the final step is left to see
-  const earliest = trend.changedAt + Math.max(0, 1 - trend.p - q) / trend.rate;
-  const expected = Math.max(earliest, trend.changedAt + (1 - trend.p) / (trend.longRate ?? trend.rate));
-  const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
-  const moved = firstSame === n - 1;
-
-  if (!moved && !lastStep && (trend.longRate ?? 0) * Math.max(0, now - trend.changedAt) >= 2 * q) {
-    return idle; // at least two steps were due and none came: a stall
-  }
-  let delay: number;
-  if (now < earliest) {
-    // Approach: halfway to the earliest end, then land just after it.
-    const remaining = earliest - now;
-    delay = remaining <= landing ? remaining + Math.max(2 * SECOND, 0.1 * remaining) : Math.max(floor, P.approachFraction * remaining);
-  } else if (now <= expected) {
-    delay = landing; // inside the window where the run may end: look every `landing`
-  } else {
-    delay = Math.min(idle, Math.max(landing, P.stallGrowth * (now - expected))); // behind schedule: back off
-  }
-  delay = Math.min(progressingCap, Math.max(P.briskMinMs, delay));
-  if (moved && trend.resumed && trend.changedAfter !== null) {
-    // Progress resumed after a stall at some unknown moment since the previous poll: its rate is
-    // unknown, possibly a burst. Measure it before trusting a prediction.
-    delay = Math.min(delay, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
-  }
-  return delay;
 }
 
 function briskDelay(age: number): number {
   return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs);
 }
 
-/** Safety-net delay with native signals. */
-function nativeDelay(status: UnifiedStatus, age: number): number {
+/** Delay while validating / in progress, without native signals. */
+function activeDelay(now: number, age: number, samples: Sample[]): number {
+  const n = samples.length;
+  const last = samples[n - 1];
+  if (last.p !== null && last.p >= 1) return briskDelay(age); // every request done: finalizing is next
+
+  const floor = P.activeFloorMs;
+  // Since when has nothing moved? Moving is a change of status or of progress.
+  let same = n - 1;
+  while (same > 0 && samples[same - 1].status === last.status && samples[same - 1].p === last.p) same--;
+  const idleCap = Math.min(P.idleCapMs, Math.max(floor, P.idleAgeFraction * age));
+  const idle = Math.min(idleCap, Math.max(floor, P.stallGrowth * Math.max(0, now - samples[same].at)));
+  if (last.p === null || last.status !== "in_progress") return idle;
+
+  const points: Sample[] = [];
+  for (const s of samples) if (s.p !== null) points.push(s);
+  const trend = progressTrend(points);
+  if (!trend) return idle; // never seen moving
+
+  // When could the run end? No earlier than `earliest` (the fast rate, with progress possibly a
+  // visible step ahead of what is shown) and, at the long-run pace, around `expected`.
+  const q = trend.quantum;
+  const lastStep = 1 - trend.p <= q * (1 + 1e-9); // only the final step is left to see
+  const earliest = trend.changedAt + Math.max(0, 1 - trend.p - q) / trend.fastRate;
+  const expected = Math.max(earliest, trend.changedAt + (1 - trend.p) / trend.longRate);
+  const moved = same === n - 1;
+  if (!moved && !lastStep && trend.longRate * Math.max(0, now - trend.changedAt) >= 2 * q) {
+    return idle; // at least two steps were due and none came: a stall
+  }
+
+  const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
+  let delay: number;
+  if (now < earliest) {
+    // Approach: part of the way to the earliest end, then land just after it.
+    const remaining = earliest - now;
+    delay = remaining <= landing ? remaining + Math.max(2 * SECOND, 0.1 * remaining) : Math.max(floor, P.approachFraction * remaining);
+  } else if (now <= expected) {
+    delay = landing; // inside the window where the run may end
+  } else {
+    delay = Math.min(idle, Math.max(landing, P.stallGrowth * (now - expected))); // behind schedule: back off
+  }
+  const progressingCap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
+  delay = Math.min(progressingCap, Math.max(P.briskMinMs, delay));
+  if (moved && trend.resumed) {
+    // Progress resumed after a stall at some moment since the previous poll, at an unknown rate
+    // (possibly a burst): measure it before trusting a prediction.
+    delay = Math.min(delay, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
+  }
+  return delay;
+}
+
+/** Safety-net delay behind native signals. */
+function nativeDelay(status: string, age: number): number {
   const d = clamp(age, P.nativeMinMs, P.nativeMaxMs);
   return status === "finalizing" || status === "cancelling" ? Math.min(d, P.nativeBriskMs) : d;
 }
 
-/**
- * How long to wait (whole ms, within [MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS]) before polling the
- * batch again, given everything observed so far. Pure and deterministic.
- */
-export function nextPollDelay(history: PollHistory): number {
-  try {
-    return finalise(computeDelay(history));
-  } catch {
-    // Unreachable for well-typed input; a malformed object must still not break the watcher.
-    return P.emptyHistoryDelayMs;
-  }
-}
-
-function finalise(ms: number): number {
-  if (!Number.isFinite(ms)) return P.emptyHistoryDelayMs;
-  return Math.round(clamp(ms, MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS));
-}
-
 function computeDelay(history: PollHistory): number {
-  const raw = Array.isArray(history?.observations) ? history.observations : [];
-  // Array order is authoritative (newest last), even if clocks make `at` go backwards.
-  const observations = raw.filter(
-    (o): o is PollObservation => !!o && typeof o === "object" && finite(o.at) && typeof o.status === "string",
-  );
+  const raw: unknown = history?.observations;
+  const samples: Sample[] = [];
+  if (Array.isArray(raw)) {
+    // Array order is authoritative (newest last), even if clocks make `at` go backwards.
+    for (const o of raw) {
+      const s = toSample(o);
+      if (s) samples.push(s);
+    }
+  }
+  const last = samples.length > 0 ? samples[samples.length - 1] : undefined;
+  const now = finite(history?.now) ? history.now : last ? last.at : NaN;
+  if (!last || !finite(now)) return P.emptyHistoryDelayMs;
 
-  const lastSeen = observations.length > 0 ? observations[observations.length - 1].at : NaN;
-  const now = finite(history?.now) ? history.now : finite(lastSeen) ? lastSeen : NaN;
-
-  // The batch's age: from its creation if that is known and not in the future, else from tracking.
-  const origins = [history?.createdAt, history?.trackedAt, observations[0]?.at].filter(
-    (t): t is number => finite(t) && (!finite(now) || t <= now),
-  );
-  const origin = origins.length > 0 ? Math.min(...origins) : now;
-  const age = finite(now) && finite(origin) ? Math.max(0, now - origin) : 0;
-
-  const last = observations[observations.length - 1];
-  const native = history?.nativeSignals === true;
+  // The batch's age: from its creation if known and not in the future, else from tracking.
+  let origin = now;
+  for (const t of [history.createdAt, history.trackedAt, samples[0].at]) if (finite(t) && t < origin) origin = t;
+  const age = now - origin;
 
   let delay: number;
-  if (!last) {
-    delay = P.emptyHistoryDelayMs;
-  } else if (TERMINAL.has(last.status)) {
-    // Nothing left to detect; callers stop here. Should one poll anyway, do it rarely.
-    delay = MAX_POLL_DELAY_MS;
-  } else if (native) {
+  if (isTerminal(last.status)) {
+    delay = MAX_POLL_DELAY_MS; // nothing left to detect (callers stop here); if asked anyway, rarely
+  } else if (history.nativeSignals === true) {
     delay = nativeDelay(last.status, age);
   } else if (last.status === "finalizing" || last.status === "cancelling") {
     delay = briskDelay(age);
   } else {
-    delay = finite(now) ? activeDelay(now, age, observations) : P.activeFloorMs;
+    delay = activeDelay(now, age, samples);
   }
 
   // Never sleep past the deadline; once past it, poll briskly until the provider says so.
-  const expiresAt = history?.expiresAt;
-  if (finite(expiresAt) && finite(now)) {
+  const expiresAt = history.expiresAt;
+  if (finite(expiresAt)) {
     const deadline = expiresAt + P.expiryMarginMs;
     if (now < deadline) delay = Math.min(delay, deadline - now);
-    else if (!last || !TERMINAL.has(last.status)) {
-      delay = Math.min(delay, clamp(0.25 * (now - deadline), P.overdueMinMs, P.overdueMaxMs));
-    }
+    else if (!isTerminal(last.status)) delay = Math.min(delay, clamp(0.25 * (now - deadline), P.overdueMinMs, P.overdueMaxMs));
   }
   return delay;
+}
+
+/**
+ * How long to wait (whole ms, within [MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS]) before polling the
+ * batch again, given everything observed so far. Pure and deterministic; never throws.
+ */
+export function nextPollDelay(history: PollHistory): number {
+  let ms: number;
+  try {
+    ms = computeDelay(history);
+  } catch {
+    ms = P.emptyHistoryDelayMs; // unreachable for typed input; a malformed object must not break the watcher
+  }
+  if (!Number.isFinite(ms)) ms = P.emptyHistoryDelayMs;
+  return Math.round(clamp(ms, MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS));
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { batchTrackedData } from "@/inngest/events";
 import { readConfig } from "./config";
@@ -56,7 +57,10 @@ export async function trackBatch(
   const destination = await resolveDestination(db, request);
   const recorded = await db.transaction(async (tx) => {
     const result = await recordSubscription(tx, { ...request, kind: request.kind ?? "batch" }, destination);
-    const event = trackedEvent(result.subscription.id, {
+    // A re-enabled (previously untracked) subscription needs a new event: the old id was sent
+    // already, and Inngest would drop a repeat of it for 24 hours.
+    const eventId = result.reactivated ? `tracked:${result.subscription.id}:${randomUUID()}` : `tracked:${result.subscription.id}`;
+    const event = trackedEvent(eventId, {
       provider: result.job.provider,
       kind: result.job.kind,
       batchId: result.job.batch_id,
@@ -70,8 +74,8 @@ export async function trackBatch(
   return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
 }
 
-function trackedEvent(subscriptionId: string, data: z.infer<typeof batchTrackedData>): OutgoingEvent {
-  return { id: `tracked:${subscriptionId}`, name: "batch/tracked", data };
+function trackedEvent(id: string, data: z.infer<typeof batchTrackedData>): OutgoingEvent {
+  return { id, name: "batch/tracked", data };
 }
 
 /** Checks a tracking request in a fixed order: the provider first, then fields, then the destination. */
@@ -128,7 +132,7 @@ export async function recordSubscription(
   tx: Queryable,
   request: { provider: ProviderName; kind: JobKind; batchId: string; evalId?: string; metadata?: Record<string, unknown> },
   destination: Destination,
-): Promise<{ created: boolean; job: JobRow; subscription: SubscriptionRow }> {
+): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow }> {
   const at = nowDate();
   const [job] = await tx.query<JobRow & { inserted: boolean }>(
     `INSERT INTO jobs (provider, kind, batch_id, eval_id, tracked_at, updated_at)
@@ -156,14 +160,16 @@ export async function recordSubscription(
   );
   if (inserted[0]) {
     await recordJobEvent(tx, job!.id, "subscribed", { subscriptionId: inserted[0].id, destination: destinationKey }, at);
-    return { created: true, job: stripInserted(job!), subscription: inserted[0] };
+    return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0] };
   }
-  const [existing] = await tx.query<SubscriptionRow>(
-    `UPDATE subscriptions SET disabled_at = NULL, disabled_reason = NULL
-     WHERE job_id = $1 AND destination_key = $2 RETURNING *`,
+  const [existing] = await tx.query<SubscriptionRow & { was_disabled: boolean }>(
+    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL
+     FROM subscriptions before WHERE before.id = s.id AND s.job_id = $1 AND s.destination_key = $2
+     RETURNING s.*, (before.disabled_at IS NOT NULL) AS was_disabled`,
     [job!.id, destinationKey],
   );
-  return { created: false, job: stripInserted(job!), subscription: existing! };
+  const { was_disabled: reactivated, ...subscription } = existing!;
+  return { created: false, reactivated, job: stripInserted(job!), subscription };
 }
 
 function stripInserted(row: JobRow & { inserted?: boolean }): JobRow {

@@ -185,5 +185,5 @@ export async function requireSession(path = "/batches"): Promise<Session> {
   // Loaded on use: next/navigation needs Next's bundler, and this module is also used by the
   // proxy and by plain Node (tests) for the cookie functions above.
   const { redirect } = await import("next/navigation");
-  redirect(`/sign-in?next=${encodeURIComponent(safeNextPath(path))}`);
+  return redirect(`/sign-in?next=${encodeURIComponent(safeNextPath(path))}`);
 }

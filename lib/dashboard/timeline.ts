@@ -1,4 +1,4 @@
-import type { DeliveryView, JobDetail, SubscriptionDestination } from "@/lib/jobs/queries";
+import type { DeliveryAttemptView, DeliveryView, JobDetail, SubscriptionDestination } from "@/lib/jobs/queries";
 import { displayUrl, durationText, humanize, type Tone } from "./format";
 
 /**
@@ -33,15 +33,16 @@ export function buildTimeline(
       tone: "neutral",
       deliveryId: delivery.id,
     });
-    for (const attempt of delivery.attempts) {
+    for (const { attempt, number, newRun } of numberedAttempts(delivery.attempts)) {
       const succeeded = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300 && !attempt.error;
       entries.push({
         at: attempt.attemptedAt,
         kind: "attempt",
-        title: `Attempt ${attempt.attempt}: ${attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`}`,
+        title: `Attempt ${number}: ${attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`}`,
         facts: [
           `took ${attempt.durationMs} ms`,
           ...(attempt.error ? [`error: ${attempt.error}`] : []),
+          ...(newRun ? ["new run (a resend or a replay)"] : []),
           `delivery ${delivery.id}`,
         ],
         tone: succeeded ? "ok" : "bad",
@@ -54,6 +55,23 @@ export function buildTimeline(
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.index - b.index)
     .map(({ entry }) => entry);
+}
+
+/**
+ * A delivery's attempts in time order, numbered 1, 2, 3… across runs. (The stored number restarts
+ * in every Inngest run, so a resend would otherwise show a second "attempt 1".)
+ */
+export function numberedAttempts(
+  attempts: readonly DeliveryAttemptView[],
+): { attempt: DeliveryAttemptView; number: number; newRun: boolean }[] {
+  const ordered = [...attempts].sort(
+    (a, b) => Date.parse(a.attemptedAt) - Date.parse(b.attemptedAt) || a.attempt - b.attempt,
+  );
+  return ordered.map((attempt, index) => ({
+    attempt,
+    number: index + 1,
+    newRun: index > 0 && ordered[index - 1]!.runId !== attempt.runId,
+  }));
 }
 
 function eventEntry(

@@ -50,15 +50,16 @@ export async function attemptDelivery(
 ): Promise<AttemptOutcome> {
   const delivery = await loadDelivery(db, deliveryId);
   if (!delivery) return { outcome: "skipped", why: "unknown_delivery" };
-  if (delivery.subscription_disabled_at) return { outcome: "skipped", why: "subscription_disabled" };
-  if (delivery.endpoint_disabled_at) {
-    await db.query("UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1", [
-      delivery.id,
-      nowDate(),
-      "the endpoint is disabled",
-    ]);
-    return { outcome: "skipped", why: "endpoint_disabled" };
-  }
+  // A delivery that can no longer be sent is closed as failed, never left pending.
+  const closeAs = async (why: "subscription_disabled" | "endpoint_disabled", message: string): Promise<AttemptOutcome> => {
+    await db.query(
+      "UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1 AND status <> 'delivered'",
+      [delivery.id, nowDate(), message],
+    );
+    return { outcome: "skipped", why };
+  };
+  if (delivery.subscription_disabled_at) return closeAs("subscription_disabled", "the subscription is disabled");
+  if (delivery.endpoint_disabled_at) return closeAs("endpoint_disabled", "the endpoint is disabled");
 
   const config = readConfig();
   const result = await sendSigned(delivery, config.deliveryTimeoutMs, config.allowPrivateWebhooks);

@@ -14,11 +14,22 @@ export async function resendDelivery(
   deliveryId: string,
   send: EventSender = sendThroughInngest,
 ): Promise<{ deliveryId: string; eventId: string }> {
+  const [found] = await db.query<{ id: string; subscription_disabled: boolean }>(
+    `SELECT d.id, COALESCE(s.disabled_at IS NOT NULL, false) AS subscription_disabled
+     FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id WHERE d.id = $1`,
+    [deliveryId],
+  );
+  if (!found) throw new AppError("not_found", `delivery ${deliveryId} does not exist`);
+  if (found.subscription_disabled) {
+    throw new AppError(
+      "conflict",
+      "the delivery's subscription is disabled (the receiver answered 410 Gone, or it was untracked): track the batch again to re-enable it",
+    );
+  }
   const [row] = await db.query<{ id: string }>(
     "UPDATE deliveries SET status = 'pending', failed_at = NULL WHERE id = $1 RETURNING id",
     [deliveryId],
   );
-  if (!row) throw new AppError("not_found", `delivery ${deliveryId} does not exist`);
   const eventId = `resend:${row.id}:${randomUUID()}`;
   await sendOrUnavailable(() =>
     send([{ id: eventId, name: "delivery/requested", data: { deliveryId: row.id, cause: "resend" } }]),
@@ -34,7 +45,11 @@ export async function recoverFailedDeliveries(
 ): Promise<{ resent: number; deliveryIds: string[] }> {
   if (since.getTime() > nowDate().getTime()) throw new AppError("invalid_request", "since: must not be in the future");
   const rows = await db.query<{ id: string }>(
-    "UPDATE deliveries SET status = 'pending', failed_at = NULL WHERE status = 'failed' AND failed_at >= $1 RETURNING id",
+    `UPDATE deliveries d SET status = 'pending', failed_at = NULL
+     WHERE d.status = 'failed' AND d.failed_at >= $1
+       -- A subscription disabled by a 410 or by untracking asked for no more deliveries.
+       AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id AND s.disabled_at IS NOT NULL)
+     RETURNING d.id`,
     [since],
   );
   const deliveryIds = rows.map((row) => row.id);

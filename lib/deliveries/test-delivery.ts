@@ -20,6 +20,10 @@ export async function sendEndpointTest(db: Database, endpointId: string) {
     [deliveryId, endpoint.id, JSON.stringify(payload), nowDate()],
   );
   const outcome = await attemptDelivery(db, deliveryId, { runId: "endpoint-test", attempt: 0 });
+  if (outcome.outcome === "retry") {
+    // A test is sent once, never retried: close it so it does not look pending forever.
+    await db.query("UPDATE deliveries SET status = 'failed', failed_at = $2 WHERE id = $1", [deliveryId, nowDate()]);
+  }
   if (outcome.outcome === "skipped") {
     throw new AppError("conflict", outcome.why === "endpoint_disabled" ? "the endpoint is disabled" : "the test could not be sent");
   }

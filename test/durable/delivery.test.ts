@@ -54,7 +54,7 @@ beforeAll(async () => {
       return typeof next === "function" ? next() : (next ?? defaultAnswer);
     },
   });
-});
+}, 120_000);
 afterAll(async () => {
   await receiver?.close();
   setDb(undefined);
@@ -301,7 +301,7 @@ describe("delivering a settled batch's outcome", () => {
   test("a receiver that never answers times out after BATCHWATCH_DELIVERY_TIMEOUT_MS and the next attempt delivers", async () => {
     const slow = await startScriptedServer((index) => (index === 0 ? "hang" : undefined));
     try {
-      await withEnv({ BATCHWATCH_DELIVERY_TIMEOUT_MS: "300" }, async () => {
+      await withEnv({ BATCHWATCH_DELIVERY_TIMEOUT_MS: "1000" }, async () => {
         const { deliveryId } = await settleOne({ webhookUrl: slow.url });
         const started = performance.now();
         await harness.drain();
@@ -309,7 +309,7 @@ describe("delivering a settled batch's outcome", () => {
 
         const attempts = await attemptsOf(deliveryId);
         expect(attempts).toHaveLength(2);
-        expect(attempts[0]).toMatchObject({ status_code: null, error: "no response within 300 ms" });
+        expect(attempts[0]).toMatchObject({ status_code: null, error: "no response within 1000 ms" });
         expect(attempts[1]).toMatchObject({ status_code: 200, error: null });
         expect(slow.requests).toHaveLength(2);
         expect(slow.requests[1]!.headers["webhook-id"]).toBe(deliveryId);

@@ -47,7 +47,7 @@ beforeAll(async () => {
   harness = await new InngestHarness().start();
   receiver = await startReceiver({ secret: SECRET, now: () => harness.now() });
   fakeOpenAI = await startFakeOpenAI();
-});
+}, 120_000);
 afterAll(async () => {
   await fakeOpenAI?.close();
   await receiver?.close();

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { isCelError, run as runCel } from "@bufbuild/cel";
+import { type CelInput, isCelError, run as runCel } from "@bufbuild/cel";
 import type { InngestFunction } from "inngest";
 import { beforeAll, describe, expect, test } from "vitest";
 import { GET } from "@/app/api/inngest/route";
@@ -144,7 +144,7 @@ describe("the registration payload", () => {
     const body = (await response.json()) as { function_count: number; mode: string };
     // Each onFailure handler is a function of its own in Inngest.
     expect(body.function_count).toBe(payload.length);
-    expect(body.function_count).toBe(registered.length + registered.filter((fn) => "onFailureFn" in fn && (fn as { onFailureFn?: unknown }).onFailureFn).length);
+    expect(body.function_count).toBe(registered.length + registered.filter((fn) => Boolean((fn as unknown as { onFailureFn?: unknown }).onFailureFn)).length);
     expect(body.mode).toBe("dev");
   });
 });
@@ -163,7 +163,7 @@ function sample(schema: { "~standard": { validate(value: unknown): unknown } }, 
 }
 
 function evaluate(expression: string, event: SampleEvent): unknown {
-  const result = runCel(expression, { event });
+  const result = runCel(expression, { event: event as unknown as CelInput });
   if (isCelError(result)) throw new Error(`CEL "${expression}" failed on ${JSON.stringify(event.data)}: ${result.message}`);
   return result;
 }
@@ -300,7 +300,7 @@ describe("CEL expressions handed to Inngest", () => {
       });
     const match = "event.data.provider == async.data.provider && event.data.batchId == async.data.batchId";
     const matches = (asyncEvent: SampleEvent) => {
-      const result = runCel(match, { event: tracked, async: asyncEvent });
+      const result = runCel(match, { event: tracked as unknown as CelInput, async: asyncEvent as unknown as CelInput });
       if (isCelError(result)) throw result;
       return result;
     };
