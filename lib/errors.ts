@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   "conflict",
   "payload_too_large",
   "invalid_signature",
+  "provider_unavailable",
   "inngest_unavailable",
   "internal",
 ] as const;
@@ -33,6 +34,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   invalid_signature: 400,
+  provider_unavailable: 502,
   inngest_unavailable: 503,
   internal: 500,
 };

@@ -158,8 +158,14 @@ interface Trend {
   longRate: number;
   /** The smallest visible step of progress. */
   quantum: number;
-  /** The last movement ended a real stall (equal values for longer than quantisation explains). */
+  /**
+   * The pace just changed: the last movement ended a real stall (equal values for longer than
+   * quantisation explains) or was more than twice as fast as the movement before (`speeding`), or
+   * less than half as fast (`slowing`, perhaps the start of a stall).
+   */
   resumed: boolean;
+  speeding: boolean;
+  slowing: boolean;
 }
 
 function rateBetween(a: Sample, b: Sample): number {
@@ -197,6 +203,12 @@ function progressTrend(points: Sample[]): Trend | null {
     const priorRate = stallStart > start ? rateBetween(points[start], points[stallStart]) : 0;
     resumed = priorRate === 0 || priorRate * (before.at - points[stallStart].at) >= 2 * quantum;
   }
+  // Compare the last movement with the one before it, allowing one visible step of rounding.
+  const priorRate = same - 2 >= start ? rateBetween(points[same - 2], before) : 0;
+  const span = changed.at - before.at;
+  const moved = (changed.p as number) - (before.p as number);
+  const speeding = priorRate > 0 && span > 0 && (moved - quantum) / span > 2 * priorRate;
+  const slowing = priorRate > 0 && span > 0 && (moved + quantum) / span < 0.5 * priorRate;
   return {
     p: last.p as number,
     changedAt: changed.at,
@@ -205,6 +217,8 @@ function progressTrend(points: Sample[]): Trend | null {
     longRate: longRate > 0 ? longRate : fastRate,
     quantum,
     resumed,
+    speeding,
+    slowing,
   };
 }
 
@@ -255,10 +269,12 @@ function activeDelay(now: number, age: number, samples: Sample[]): number {
   }
   const progressingCap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
   delay = Math.min(progressingCap, Math.max(P.briskMinMs, delay));
-  if (moved && trend.resumed) {
-    // Progress resumed after a stall at some moment since the previous poll, at an unknown rate
-    // (possibly a burst): measure it before trusting a prediction.
+  if (moved && (trend.resumed || trend.speeding)) {
+    // Progress resumed after a stall, or sped up, at some moment since the previous poll: the new
+    // pace (possibly a burst) is unknown. Measure it before trusting a prediction.
     delay = Math.min(delay, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
+  } else if (moved && trend.slowing) {
+    delay = Math.min(delay, idleCap); // perhaps the start of a stall, which may end in a burst
   }
   return delay;
 }

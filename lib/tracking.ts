@@ -8,7 +8,7 @@ import { parseOrThrow } from "./http";
 import { sendOrUnavailable } from "./inngest-send";
 import { recordJobEvent, type JobRow, type SubscriptionRow } from "./jobs/store";
 import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "./outbox";
-import { getProvider, isProviderName, ProviderError } from "./providers";
+import { canonicalBatchId, getProvider, isProviderName, ProviderError } from "./providers";
 import { JOB_KINDS, type JobKind, type ProviderName } from "./providers/types";
 import { validateWebhookUrl } from "./security/destination-policy";
 import { now, nowDate } from "./clock";
@@ -90,7 +90,8 @@ export function validateTrackInput(input: unknown): TrackInput & { provider: Pro
       typeof provider === "string" ? `unknown provider "${provider.slice(0, 40)}"` : "provider: is required",
     );
   }
-  const request = parseOrThrow(trackInputSchema, input);
+  const parsed = parseOrThrow(trackInputSchema, input);
+  const request = { ...parsed, batchId: canonicalBatchId(provider, parsed.batchId) };
   const kind = request.kind ?? "batch";
   if (Boolean(request.webhookUrl) === Boolean(request.endpoint)) {
     throw new AppError("invalid_request", "webhookUrl: give exactly one of webhookUrl and endpoint");
@@ -230,7 +231,8 @@ async function recordFromEvent(
     throw new AppError("invalid_request", "webhookUrl: a batch/tracked event needs webhookUrl or endpoint");
   }
   const destination = await resolveDestination(db, data);
-  const result = await db.transaction((tx) => recordSubscription(tx, data, destination));
+  const batchId = canonicalBatchId(data.provider, data.batchId);
+  const result = await db.transaction((tx) => recordSubscription(tx, { ...data, batchId }, destination));
   return { jobId: result.job.id, subscriptionId: result.subscription.id };
 }
 

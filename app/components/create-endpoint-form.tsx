@@ -1,6 +1,6 @@
 "use client";
 
-import { useActionState } from "react";
+import { useActionState, useState } from "react";
 import { IDLE, type CreateEndpointState } from "@/lib/dashboard/action-state";
 import { CopyButton } from "./copy-button";
 
@@ -14,6 +14,7 @@ export function CreateEndpointForm({
   action: (previous: CreateEndpointState, formData: FormData) => Promise<CreateEndpointState>;
 }) {
   const [state, formAction, pending] = useActionState(action, IDLE);
+  const [dismissedSecret, setDismissedSecret] = useState<string | null>(null);
   return (
     <>
       <form action={formAction} className="form-grid" aria-labelledby="create-endpoint-heading">
@@ -44,7 +45,7 @@ export function CreateEndpointForm({
       </form>
       <div role={state.status === "error" ? "alert" : "status"}>
         {state.status === "error" ? <p className="notice notice-bad">{state.message}</p> : null}
-        {state.status === "created" ? (
+        {state.status === "created" && state.secret !== dismissedSecret ? (
           <div className="notice notice-ok secret-reveal">
             <p>
               <strong>{state.message}</strong> Its signing secret is shown <strong>only this once</strong>: store it
@@ -56,6 +57,9 @@ export function CreateEndpointForm({
               </code>{" "}
               <CopyButton text={state.secret} targetId="new-endpoint-secret" label="Copy secret" />
             </p>
+            <button type="button" className="button button-quiet" onClick={() => setDismissedSecret(state.secret)}>
+              I have stored it
+            </button>
           </div>
         ) : null}
       </div>

@@ -2,7 +2,6 @@ import "server-only";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { cookies, headers } from "next/headers";
 import { readConfig } from "@/lib/config";
-import { isValidApiKey, setSessionValidator } from "./api-key";
 
 /**
  * The dashboard session: an HTTP-only cookie holding `v1.<payload>.<signature>`, where the payload
@@ -128,18 +127,13 @@ export function cookieFromHeader(header: string | null, name: string): string | 
   return undefined;
 }
 
-/** True when the request carries a valid dashboard session cookie (the API accepts it too). */
+/**
+ * True when the request carries a valid dashboard session cookie. Meant for the API's
+ * `requireApiAuth` (lib/auth/api-key.ts), which may import it directly: this module imports
+ * nothing from api-key.ts, so there is no import cycle.
+ */
 export function isSessionValid(request: Request): boolean {
   return readSession(cookieFromHeader(request.headers.get("cookie"), SESSION_COOKIE_NAME)) !== null;
-}
-
-// The API accepts a dashboard session as well as a Bearer key, wherever this module is loaded.
-setSessionValidator(isSessionValid);
-
-/** True when `apiKey` is one of the configured keys (constant time; see lib/auth/api-key.ts). */
-export function isAcceptedApiKey(apiKey: string): boolean {
-  const keys = readConfig().apiKeys;
-  return keys.length > 0 && isValidApiKey(apiKey, keys);
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);

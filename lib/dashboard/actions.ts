@@ -7,7 +7,6 @@ import { z } from "zod";
 import {
   createSessionCookie,
   currentRequestOrigin,
-  isAcceptedApiKey,
   requireSession,
   safeNextPath,
   SESSION_COOKIE_NAME,
@@ -16,10 +15,11 @@ import {
 import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
 import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliveries/resend";
-import { createEndpoint, deleteEndpoint, updateEndpoint } from "@/lib/endpoints/store";
+import { createEndpoint, deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/endpoints/store";
 import { actionError, formFields } from "./action-errors";
 import type { ActionState, CreateEndpointState } from "./action-state";
 import { recoverSinceSchema } from "./deliveries";
+import { isAcceptedApiKey } from "./sign-in";
 
 /**
  * Every dashboard mutation. Each one checks the session first (a server action is a public POST
@@ -134,12 +134,15 @@ const endpointIdSchema = z.object({ id: z.uuid() });
 
 export async function deleteEndpointAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
   await requireSession("/endpoints");
+  let deletedName: string;
   try {
     const { id } = endpointIdSchema.parse(formFields(formData));
-    await deleteEndpoint(await getDb(), id);
+    const db = await getDb();
+    deletedName = (await getEndpoint(db, id)).name;
+    await deleteEndpoint(db, id);
   } catch (error) {
     return actionError(error, "delete the endpoint");
   }
   // The row that held this form is gone: the page itself confirms the deletion.
-  redirect("/endpoints?deleted=1");
+  redirect(`/endpoints?deleted=${encodeURIComponent(deletedName)}`);
 }

@@ -21,11 +21,13 @@ export function buildTimeline(
   detail: Pick<JobDetail, "events" | "deliveries" | "subscriptions">,
   endpointNames: Record<string, string> = {},
 ): TimelineEntry[] {
-  const entries: TimelineEntry[] = [];
-  for (const event of detail.events) entries.push(eventEntry(event.at, event.type, event.detail, endpointNames));
+  // Job events keep the order they were recorded in (their ids), which is the true order even
+  // when the processes that wrote them disagree a little about the time.
+  const events = detail.events.map((event) => eventEntry(event.at, event.type, event.detail, endpointNames));
+  const deliveryEntries: TimelineEntry[] = [];
   for (const delivery of detail.deliveries) {
     const destination = deliveryDestination(delivery, detail.subscriptions, endpointNames);
-    entries.push({
+    deliveryEntries.push({
       at: delivery.createdAt,
       kind: "delivery",
       title: `Delivery created: ${delivery.eventType}`,
@@ -35,7 +37,7 @@ export function buildTimeline(
     });
     for (const { attempt, number, newRun } of numberedAttempts(delivery.attempts)) {
       const succeeded = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300 && !attempt.error;
-      entries.push({
+      deliveryEntries.push({
         at: attempt.attemptedAt,
         kind: "attempt",
         title: `Attempt ${number}: ${attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`}`,
@@ -50,11 +52,23 @@ export function buildTimeline(
       });
     }
   }
-  // Stable: entries at the same instant keep the order above (events, then deliveries, then attempts).
-  return entries
+  // Stable sort: a delivery's creation stays before its attempts at the same instant.
+  const sortedDeliveries = deliveryEntries
     .map((entry, index) => ({ entry, index }))
     .sort((a, b) => Date.parse(a.entry.at) - Date.parse(b.entry.at) || a.index - b.index)
     .map(({ entry }) => entry);
+  return mergeByTime(events, sortedDeliveries);
+}
+
+/** Merges two time-ordered lists; on a tie the job event comes first (a settlement precedes its deliveries). */
+function mergeByTime(events: TimelineEntry[], deliveries: TimelineEntry[]): TimelineEntry[] {
+  const merged: TimelineEntry[] = [];
+  let next = 0;
+  for (const event of events) {
+    while (next < deliveries.length && Date.parse(deliveries[next]!.at) < Date.parse(event.at)) merged.push(deliveries[next++]!);
+    merged.push(event);
+  }
+  return [...merged, ...deliveries.slice(next)];
 }
 
 /**

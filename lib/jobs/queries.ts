@@ -1,3 +1,4 @@
+import { canonicalBatchId } from "@/lib/providers";
 import type { Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
@@ -270,7 +271,7 @@ export async function findTrackedJob(
     `SELECT * FROM jobs
      WHERE provider = $1 AND batch_id = $2 AND ($3::text IS NULL OR kind = $3)
      ORDER BY (kind = 'batch') DESC, tracked_at DESC LIMIT 1`,
-    [provider, batchId, kind ?? null],
+    [provider, canonicalBatchId(provider, batchId), kind ?? null],
   );
   return rows[0] ? jobViewFromRow(rows[0]) : null;
 }

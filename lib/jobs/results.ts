@@ -15,11 +15,11 @@ const APP_CODE_BY_PROVIDER_CODE: Record<ProviderErrorCode, ErrorCode> = {
   unknown_provider: "unknown_provider",
   not_found: "not_found",
   unsupported: "invalid_request",
-  // The provider failed us, not the caller: a 500 whose message says which provider and why.
-  rate_limited: "internal",
-  unavailable: "internal",
-  timeout: "internal",
-  invalid_response: "internal",
+  // The provider failed us, not the caller: a 502 whose message says which provider and why.
+  rate_limited: "provider_unavailable",
+  unavailable: "provider_unavailable",
+  timeout: "provider_unavailable",
+  invalid_response: "provider_unavailable",
 };
 
 function toAppError(error: unknown): unknown {

@@ -83,9 +83,13 @@ export const geminiOperationSchema = z.object({
 type GeminiOperation = z.infer<typeof geminiOperationSchema>;
 
 /** Ids look like `batches/123`; a bare `123` gets the prefix, a prefixed one is used as given. */
+export function geminiResourceName(id: string): string {
+  return id.startsWith("batches/") ? id : `batches/${id}`;
+}
+
+/** The resource name as a URL path. */
 export function geminiBatchName(id: string): string {
-  const name = id.startsWith("batches/") ? id : `batches/${id}`;
-  return name.split("/").map(encodeURIComponent).join("/");
+  return geminiResourceName(id).split("/").map(encodeURIComponent).join("/");
 }
 
 function geminiConfig() {

@@ -1,7 +1,7 @@
 import { anthropicProvider } from "./anthropic";
 import { azureProvider } from "./azure";
 import { ProviderError } from "./errors";
-import { geminiProvider } from "./gemini";
+import { geminiProvider, geminiResourceName } from "./gemini";
 import { groqProvider } from "./groq";
 import { mistralProvider } from "./mistral";
 import { openaiProvider } from "./openai";
@@ -37,6 +37,14 @@ export function getProvider(name: string): ProviderAdapter {
     throw new ProviderError("unknown_provider", `unknown provider "${name}"; expected one of ${PROVIDER_NAMES.join(", ")}`);
   }
   return ADAPTERS[name];
+}
+
+/**
+ * The one spelling batchwatch stores a provider's job id under, so a job tracked as `123` and a
+ * Gemini webhook about `batches/123` meet. Only Gemini has two spellings.
+ */
+export function canonicalBatchId(provider: ProviderName, id: string): string {
+  return provider === "gemini" ? geminiResourceName(id) : id;
 }
 
 export * from "./types";

@@ -1,4 +1,5 @@
 import "server-only";
+import { canonicalBatchId } from "@/lib/providers";
 import { z } from "zod";
 import { readConfig } from "@/lib/config";
 import type { Database } from "@/lib/db";
@@ -75,7 +76,7 @@ export async function receiveGeminiWebhook(request: Request, db: Database, send?
       source: "gemini",
       webhookId,
       eventType: event.type,
-      objectId: resource === null ? null : kind === "batch" ? batchResourceName(resource) : resource,
+      objectId: resource === null ? null : kind === "batch" ? canonicalBatchId("gemini", resource) : resource,
       provider: "gemini",
       kind,
       payload,
@@ -84,7 +85,4 @@ export async function receiveGeminiWebhook(request: Request, db: Database, send?
   );
 }
 
-/** `batches/123` as given; a bare `123` gets the prefix (unencoded: this is an id, not a URL path). */
-function batchResourceName(id: string): string {
-  return id.startsWith("batches/") ? id : `batches/${id}`;
-}
+

@@ -135,7 +135,6 @@ describe("API keys", () => {
       expect((await call(endpoints.GET, "GET", "/api/endpoints", { key: "first-key, second-key" })).status).toBe(401);
     });
   });
-
 });
 
 describe("dashboard sessions", () => {

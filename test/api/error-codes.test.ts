@@ -36,6 +36,16 @@ const SCENARIOS: Record<ErrorCode, () => Promise<{ status: number; json: any }>>
         headers: { "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,AAAA" },
       }),
     ),
+  provider_unavailable: async () => {
+    // The provider cannot be reached while the results are read: its failure, not the caller's.
+    const unreachable = `${await closedPortUrl()}/v1`;
+    return withEnv({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: unreachable }, async () => {
+      await track({ ...valid, provider: "openai", batchId: "batch_unreachable" });
+      return call(batch.GET, "GET", "/api/batches/openai/batch_unreachable/results", {
+        params: { provider: "openai", batchId: ["batch_unreachable", "results"] },
+      });
+    });
+  },
   inngest_unavailable: async () => withEnv({ INNGEST_BASE_URL: await closedPortUrl() }, () => track(valid)),
   internal: async () => {
     // A database that fails unexpectedly: the caller learns nothing about why.

@@ -63,7 +63,8 @@ export function useApiHarness(): ApiHarness {
     harness.db = harness.testDb.db;
     setDb(harness.db);
     harness.events = await startEventApiStandIn();
-  });
+    // Starting PGlite (WASM) and migrating takes seconds, and far longer on a busy machine.
+  }, 180_000);
   afterEach(async () => {
     harness.events.events.length = 0;
     // DELETE rather than TRUNCATE: on PGlite it is many times faster for a handful of rows.

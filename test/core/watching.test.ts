@@ -227,6 +227,20 @@ describe("native signals settle within seconds, whenever they arrive (invariant 
 });
 
 describe("tracking", () => {
+  test.each([
+    ["gemini", "123", "batches/123"],
+    ["gemini", "batches/123", "batches/123"],
+    ["openai", "batch_123", "batch_123"],
+  ])("a %s batch tracked as %s is stored as %s, so native webhooks find it", async (provider, given, stored) => {
+    process.env.GEMINI_API_KEY = "test-key";
+    try {
+      const result = await trackBatch(testDb.db, { provider, batchId: given, webhookUrl: receiver.url });
+      expect(result.job.batch_id).toBe(stored);
+    } finally {
+      delete process.env.GEMINI_API_KEY;
+    }
+  });
+
   test("tracking the same batch and destination again returns the same subscription", async () => {
     const first = await track("batch_same");
     const second = await track("batch_same");

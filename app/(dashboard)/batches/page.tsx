@@ -144,7 +144,7 @@ function BatchTable({ batches, now }: { batches: Awaited<ReturnType<typeof loadB
               <td data-label="Progress">
                 <ProgressBar counts={batch.requestCounts} progress={batch.progress} settled={batch.settledAt !== null} />
               </td>
-              <td data-label="Age">
+              <td data-label="Age" className="nowrap">
                 <RelativeTime iso={batch.trackedAt} now={now} />
               </td>
               <td data-label="Next poll / settled">{watchSummary(batch, now)}</td>

@@ -127,7 +127,7 @@ function DeliveryTable({
                 )}
                 {delivery.job ? <span className="muted small block">{delivery.job.provider} · {humanize(delivery.job.kind)}</span> : null}
               </td>
-              <td data-label="Destination" className="wrap-anywhere">
+              <td data-label="Destination" className="break-word">
                 {delivery.destination}
               </td>
               <td data-label="Status">
@@ -139,7 +139,7 @@ function DeliveryTable({
                 {delivery.lastError ? <span className="text-bad block small">{delivery.lastError}</span> : null}
                 {delivery.lastStatusCode === null && !delivery.lastError ? <span className="muted">—</span> : null}
               </td>
-              <td data-label="When">
+              <td data-label="When" className="nowrap">
                 <RelativeTime iso={delivery.failedAt ?? delivery.deliveredAt ?? delivery.lastAttemptAt ?? delivery.createdAt} now={now} />
               </td>
               {withResend ? (

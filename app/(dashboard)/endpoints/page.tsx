@@ -17,6 +17,7 @@ export default async function EndpointsPage({ searchParams }: { searchParams: Pr
   await requireSession("/endpoints");
   const [endpoints, params] = await Promise.all([listEndpoints(await getDb()), searchParams]);
   const now = Date.now();
+  const deletedName = typeof params.deleted === "string" ? params.deleted : null;
 
   return (
     <>
@@ -27,15 +28,16 @@ export default async function EndpointsPage({ searchParams }: { searchParams: Pr
           <code>{`"endpoint": "<name>"`}</code> instead of a <code>webhookUrl</code> to deliver to it.
         </p>
       </div>
-      {params.deleted ? (
+      {deletedName ? (
         <p className="notice notice-ok" role="status">
-          Endpoint deleted, with its subscriptions and deliveries.
+          Endpoint <strong>{deletedName}</strong> deleted, with its subscriptions and deliveries.
         </p>
       ) : null}
 
       <section aria-labelledby="create-endpoint-heading" className="card">
         <h2 id="create-endpoint-heading">Create an endpoint</h2>
-        <CreateEndpointForm action={createEndpointAction} />
+        {/* Keyed by the last deletion, so a secret revealed earlier does not linger after one. */}
+        <CreateEndpointForm key={deletedName ?? "form"} action={createEndpointAction} />
       </section>
 
       <section aria-labelledby="endpoint-list-heading">
@@ -76,7 +78,7 @@ function EndpointRow({ endpoint, now }: { endpoint: EndpointView; now: number })
       <th scope="row" data-label="Name" className="mono">
         {endpoint.name}
       </th>
-      <td data-label="URL" className="wrap-anywhere">
+      <td data-label="URL" className="break-word">
         {displayUrl(endpoint.url)}
       </td>
       <td data-label="State">

@@ -36,7 +36,9 @@ export const POST = route(async (request) => {
   if (delivery.duplicate) return Response.json({ received: true, duplicate: true });
 
   try {
-    console.info(`[batchwatch example receiver] ${delivery.event.type} for ${delivery.event.provider} ${delivery.event.id}`);
+    const { event } = delivery;
+    const subject = event.type === "webhook.test" ? `endpoint ${event.endpoint}` : `${event.provider} ${event.id}`;
+    console.info(`[batchwatch example receiver] ${event.type} for ${subject}`);
     await delivery.ack();
   } catch (error) {
     await delivery.release(); // The retry will be processed as new.

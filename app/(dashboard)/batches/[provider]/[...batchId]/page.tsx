@@ -8,7 +8,7 @@ import { requireSession } from "@/lib/auth/session";
 import { resendDeliveryAction } from "@/lib/dashboard/actions";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
 import { batchHref, batchIdFromSegments, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
-import { buildTimeline, deliveryDestination, destinationLabel } from "@/lib/dashboard/timeline";
+import { buildTimeline, deliveryDestination, destinationLabel, numberedAttempts } from "@/lib/dashboard/timeline";
 import { getDb } from "@/lib/db";
 import { ProgressBar } from "../../../_components/progress-bar";
 import { StatusBadge } from "../../../_components/status-badge";
@@ -147,7 +147,7 @@ function Deliveries({ page, here }: { page: BatchPage; here: string }) {
               </p>
               {delivery.attempts.length > 0 ? (
                 <div className="table-wrap">
-                  <table className="data-table compact">
+                  <table className="data-table compact stack-on-phone">
                     <caption className="visually-hidden">Attempts of delivery {delivery.id}</caption>
                     <thead>
                       <tr>
@@ -159,21 +159,24 @@ function Deliveries({ page, here }: { page: BatchPage; here: string }) {
                       </tr>
                     </thead>
                     <tbody>
-                      {delivery.attempts.map((attempt) => (
+                      {numberedAttempts(delivery.attempts).map(({ attempt, number, newRun }) => (
                         <tr key={`${attempt.runId}-${attempt.attempt}`}>
-                          <th scope="row">#{attempt.attempt}</th>
-                          <td>
+                          <th scope="row" data-label="Attempt">
+                            #{number}
+                            {newRun ? <span className="muted small block">new run</span> : null}
+                          </th>
+                          <td data-label="At">
                             <ExactTime iso={attempt.attemptedAt} />
                           </td>
-                          <td>
+                          <td data-label="Response">
                             {attempt.statusCode === null ? (
                               <span className="text-bad">no response</span>
                             ) : (
                               <span className={attempt.statusCode < 300 ? "text-ok" : "text-bad"}>HTTP {attempt.statusCode}</span>
                             )}
                           </td>
-                          <td>{attempt.durationMs} ms</td>
-                          <td className="wrap-anywhere">{attempt.error ?? <span className="muted">—</span>}</td>
+                          <td data-label="Duration">{attempt.durationMs} ms</td>
+                          <td data-label="Error" className="wrap-anywhere">{attempt.error ?? <span className="muted">—</span>}</td>
                         </tr>
                       ))}
                     </tbody>
