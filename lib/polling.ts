@@ -80,24 +80,24 @@ export const POLLING_POLICY = {
   /** No usable observation at all: look again shortly. */
   emptyHistoryDelayMs: 10 * SECOND,
   /** Shortest wait while validating / in progress (unless landing just after a predicted end). */
-  activeFloorMs: 45 * SECOND,
+  activeFloorMs: 50 * SECOND,
   /** With nothing moving, the wait grows as this fraction of how long nothing has moved… */
   stallGrowth: 0.5,
   /** …up to this fraction of the batch's age, and this absolute cap. */
   idleAgeFraction: 0.07,
-  idleCapMs: 45 * MINUTE,
+  idleCapMs: 60 * MINUTE,
   /** With progress moving, the wait is at most this fraction of the age, and this cap. */
   progressingAgeFraction: 0.25,
   progressingCapMs: 2 * HOUR,
   /** Go this fraction of the way to the earliest predicted end of the run… */
-  approachFraction: 0.5,
+  approachFraction: 0.65,
   /** …until it is this close (or this fraction of the age away), then land just after it. */
   landingWindowMs: 30 * SECOND,
   landingAgeFraction: 0.01,
   /** While finalizing / cancelling: this fraction of the age, within the bounds. */
   briskAgeFraction: 0.1,
   briskMinMs: 5 * SECOND,
-  briskMaxMs: 45 * SECOND,
+  briskMaxMs: 50 * SECOND,
   /** Never sleep beyond expiresAt + this; once past it, poll within the overdue bounds. */
   expiryMarginMs: 30 * SECOND,
   overdueMinMs: 30 * SECOND,
@@ -152,7 +152,7 @@ interface Trend {
   changedAt: number;
   /** The poll before that: the last movement happened after it. */
   changedAfter: number;
-  /** The faster of the long-run rate and the rate across the last movement (fraction per ms). */
+  /** The fastest of the long-run rate and the rates of the last few movements (fraction per ms). */
   fastRate: number;
   /** The long-run rate (fraction per ms). */
   longRate: number;
@@ -167,6 +167,9 @@ interface Trend {
   speeding: boolean;
   slowing: boolean;
 }
+
+/** How many recent movements the fast rate looks at. */
+const RECENT_MOVES = 3;
 
 function rateBetween(a: Sample, b: Sample): number {
   return b.at > a.at && (b.p as number) > (a.p as number) ? ((b.p as number) - (a.p as number)) / (b.at - a.at) : 0;
@@ -192,7 +195,14 @@ function progressTrend(points: Sample[]): Trend | null {
   const changed = points[same];
   const before = points[same - 1];
   const longRate = rateBetween(points[start], changed);
-  const fastRate = Math.max(longRate, rateBetween(before, changed));
+  // The fastest pace lately: the long-run rate or any of the last few movements, whichever is faster.
+  let fastRate = longRate;
+  for (let i = same, k = 0; i > start && k < RECENT_MOVES; i--) {
+    if (points[i].p !== points[i - 1].p) {
+      fastRate = Math.max(fastRate, rateBetween(points[i - 1], points[i]));
+      k++;
+    }
+  }
   if (!(fastRate > 0) || !Number.isFinite(fastRate)) return null;
 
   // Was `before` the end of a stall? Find the run of points equal to it.

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
+import { isSessionValid as hasValidSessionCookie } from "./session";
 
 /**
  * API authentication: `Authorization: Bearer <key>` with a key from BATCHWATCH_API_KEY
@@ -28,27 +29,15 @@ export function requiresApiAuth(pathname: string): boolean {
 }
 
 /**
- * Decides whether a request carries a valid dashboard session. The dashboard's session module
- * (lib/auth/session.ts) installs its check with {@link setSessionValidator} when it is loaded;
- * {@link isSessionValid} loads it on first use, so API routes and the proxy accept sessions too.
+ * Decides whether a request carries a valid dashboard session, so API routes accept the
+ * dashboard's cookie as well as a Bearer key. Replaceable for tests (a check that throws).
  */
 export type SessionValidator = (request: Request) => boolean | Promise<boolean>;
 
-let sessionValidator: SessionValidator = () => false;
-let sessionModule: Promise<void> | undefined;
+let sessionValidator: SessionValidator = hasValidSessionCookie;
 
-/** Installs the dashboard's session check (lib/auth/session.ts calls this when loaded). */
 export function setSessionValidator(validator: SessionValidator): void {
   sessionValidator = validator;
-}
-
-// Loaded lazily: session.ts imports this module, so a static import would be circular.
-function loadSessionModule(): Promise<void> {
-  sessionModule ??= import("./session").then(
-    () => undefined,
-    (error) => console.error("[batchwatch] the session module failed to load; sessions are refused:", error),
-  );
-  return sessionModule;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -73,7 +62,6 @@ function isCrossSiteStateChange(request: Request): boolean {
 
 /** The session check as installed; false for no session, a failing check, or a cross-site change. */
 export async function isSessionValid(request: Request): Promise<boolean> {
-  await loadSessionModule();
   try {
     return (await sessionValidator(request)) && !isCrossSiteStateChange(request);
   } catch {

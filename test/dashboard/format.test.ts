@@ -8,7 +8,7 @@ import {
   statusTone,
   watchSummary,
 } from "@/lib/dashboard/format";
-import { buildTimeline } from "@/lib/dashboard/timeline";
+import { buildTimeline, numberedAttempts } from "@/lib/dashboard/timeline";
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -143,5 +143,39 @@ describe("the timeline", () => {
     expect(entries[2]!.facts).toEqual(["status in progress", "2 completed, 0 failed of 4", "next poll in 30 s"]);
     expect(entries[5]).toMatchObject({ tone: "bad", facts: ["took 40 ms", "error: receiver answered 503", "delivery msg_1"] });
     expect(entries[6]).toMatchObject({ tone: "ok", facts: ["took 12 ms", "delivery msg_1"] });
+  });
+
+  test("numbers a delivery's attempts across runs, so a resend is attempt 2, not a second attempt 1", () => {
+    const attempt = (runId: string, number: number, offsetMs: number) => ({
+      runId,
+      attempt: number,
+      attemptedAt: at(offsetMs),
+      statusCode: 200,
+      durationMs: 5,
+      error: null,
+      responseBody: null,
+    });
+    expect(
+      numberedAttempts([attempt("run-b", 1, 5_000), attempt("run-a", 1, 0)]).map(({ number, newRun, attempt }) => [number, newRun, attempt.runId]),
+    ).toEqual([
+      [1, false, "run-a"],
+      [2, true, "run-b"],
+    ]);
+  });
+});
+
+describe("the timeline's job events", () => {
+  test("keep the order they were recorded in, even when their clocks disagree", () => {
+    const entries = buildTimeline({
+      events: [
+        { at: at(5_000), type: "tracked", detail: {} },
+        { at: at(1_000), type: "watch_started", detail: { generation: 1 } },
+        { at: at(9_000), type: "settled", detail: { outcome: "failed", by: "watcher", reason: "not_found" } },
+      ],
+      deliveries: [],
+      subscriptions: [],
+    });
+    expect(entries.map((entry) => entry.title)).toEqual(["Tracked", "Watch started", "Settled: failed"]);
+    expect(entries[2]!.facts).toEqual(["by watcher", "reason: not found"]);
   });
 });
