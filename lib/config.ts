@@ -160,3 +160,21 @@ function isNeonHost(url: string): boolean {
     return false;
   }
 }
+
+/**
+ * Says loudly, once per process, which development-only switches are on: a deployment must not
+ * run with them by accident.
+ */
+export function warnAboutDevelopmentFlags(config: Config = readConfig()): string[] {
+  const warnings: string[] = [];
+  if (config.allowPrivateWebhooks) {
+    warnings.push(
+      "BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS=1: deliveries may go to http:// and private or loopback addresses. Development only.",
+    );
+  }
+  if (config.simulatedProvider) {
+    warnings.push("BATCHWATCH_SIMULATED_PROVIDER=1: the simulated provider can be tracked. Development only.");
+  }
+  for (const warning of warnings) console.warn(`[batchwatch] WARNING ${warning}`);
+  return warnings;
+}

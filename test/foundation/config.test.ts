@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError, readConfig } from "@/lib/config";
+import { ConfigError, readConfig, warnAboutDevelopmentFlags } from "@/lib/config";
 
 const base = { NODE_ENV: "test" } as NodeJS.ProcessEnv;
 
@@ -73,5 +73,21 @@ describe("other settings", () => {
   test("the private-webhook flag is off unless set to 1", () => {
     expect(readConfig(base).allowPrivateWebhooks).toBe(false);
     expect(readConfig({ ...base, BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1" }).allowPrivateWebhooks).toBe(true);
+  });
+});
+
+describe("development flags", () => {
+  test("the private-webhook and simulated-provider flags are announced loudly at start-up", () => {
+    const warnings = warnAboutDevelopmentFlags(
+      readConfig({ ...base, BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1", BATCHWATCH_SIMULATED_PROVIDER: "1" }),
+    );
+    expect(warnings).toEqual([
+      expect.stringContaining("BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS=1"),
+      expect.stringContaining("BATCHWATCH_SIMULATED_PROVIDER=1"),
+    ]);
+  });
+
+  test("a production configuration announces nothing", () => {
+    expect(warnAboutDevelopmentFlags(readConfig(base))).toEqual([]);
   });
 });
