@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { type HttpContext, getJson, loadSettings, type SectionOptions, secretKey, standardSignature } from "./lib/context";
 import { describeLoad, type LoadResult, runLoad } from "./lib/load";
 import { queryOnce } from "./lib/postgres";
-import { startTsChild } from "./lib/processes";
+import { cpuMs, startTsChild, waitIdle } from "./lib/processes";
 import { log, type Metric, round, type SectionResult } from "./lib/stats";
 
 const SECTION = "ingest";
@@ -57,6 +57,24 @@ async function smoke(url: string, request: ReturnType<ReturnType<typeof signedOp
   if (response.status !== 200) throw new Error(`${label} answered ${response.status} to a signed event: ${text.slice(0, 300)}`);
 }
 
+/**
+ * Server CPU per request for `n` requests sent one at a time (no concurrency, so no queueing):
+ * where a request's cost goes, independent of how busy the machine is.
+ */
+async function sequentialCpuMs(pid: number, n: number, call: () => Promise<Response>): Promise<{ cpuMs: number | null; statuses: Record<string, number> }> {
+  const statuses: Record<string, number> = {};
+  for (let i = 0; i < Math.min(20, n); i++) await (await call()).arrayBuffer(); // warm
+  await waitIdle(pid);
+  const before = cpuMs(pid);
+  for (let i = 0; i < n; i++) {
+    const response = await call();
+    await response.arrayBuffer();
+    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+  }
+  const after = cpuMs(pid);
+  return { cpuMs: before === null || after === null ? null : round((after - before) / n, 2), statuses };
+}
+
 export async function runIngest(ctx: HttpContext, options: SectionOptions): Promise<SectionResult> {
   const started = performance.now();
   const settings = loadSettings(options.quick);
@@ -71,8 +89,9 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
     await smoke(ctx.nextUrl, ours(), "POST /api/webhooks/openai");
     await smoke(bareUrl, ceiling(), "the bare verify server");
 
+    const pids = new Map([[ctx.nextUrl, ctx.nextPid], [bareUrl, bare.child.pid]]);
     const run = async (label: string, url: string, next: typeof ours, durationS: number, connections: number, overallRate?: number) => {
-      const result = await runLoad({ url, connections, durationS, overallRate, next });
+      const result = await runLoad({ url, connections, durationS, overallRate, next, serverPid: pids.get(url) });
       log(describeLoad(`${SECTION} ${label}`, result));
       return result;
     };
@@ -93,14 +112,56 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
       atRates.push({ fraction, rate, ours: o, ceiling: c });
     }
 
+    // Where the cost goes: Next's floor (the cheapest route: an unsigned POST to the example receiver,
+    // rejected at once), a rejected signature (no database, no send), an accepted event.
+    const n = options.quick ? 50 : 200;
+    const post = (mutate?: (r: ReturnType<typeof ours>) => void) => () => {
+      const r = ours();
+      mutate?.(r);
+      return fetch(ctx.nextUrl + r.path, { method: "POST", headers: r.headers, body: r.body, signal: AbortSignal.timeout(30_000) });
+    };
+    const floor = {
+      cheapestRoute: await sequentialCpuMs(ctx.nextPid, n, () =>
+        fetch(`${ctx.nextUrl}/api/examples/receiver`, { method: "POST", body: "{}", signal: AbortSignal.timeout(30_000) }),
+      ),
+      rejected: await sequentialCpuMs(ctx.nextPid, n, post((r) => (r.headers["webhook-signature"] = "v1,AAAA"))),
+      accepted: await sequentialCpuMs(ctx.nextPid, n, post()),
+      ceiling: await sequentialCpuMs(bare.child.pid, n, () => {
+        const r = ceiling();
+        return fetch(bareUrl + r.path, { method: "POST", headers: r.headers, body: r.body, signal: AbortSignal.timeout(30_000) });
+      }),
+    };
+    log(`${SECTION}: server CPU per sequential request (ms): ${JSON.stringify(floor)}`);
+
     // What the route claims to have done, it did: one stored row and one event per 2xx.
     const [stored] = await queryOnce<{ n: string }>(ctx.databaseUrl, "SELECT count(*) AS n FROM inbound_events WHERE source = 'openai'");
     const eventApi = await getJson<{ requests: number; events: number }>(`${ctx.eventApiUrl}/stats`);
 
+    const cpuRow: Metric[] =
+      floor.cheapestRoute.cpuMs !== null
+        ? [
+            {
+              section: SECTION,
+              name: "server CPU/request, one at a time: cheapest route | bad sig | accepted | ceiling",
+              value: `${floor.cheapestRoute.cpuMs} | ${floor.rejected.cpuMs} | ${floor.accepted.cpuMs} | ${floor.ceiling.cpuMs}`,
+              unit: "ms",
+            },
+          ]
+        : [];
     const throughputRatio = round(oursMax.okPerSec / Math.max(1e-9, bareMax.okPerSec), 3);
     const metrics: Metric[] = [
       { section: SECTION, name: `max throughput, ours (c=${settings.maxConnections})`, value: oursMax.okPerSec, unit: "req/s" },
       { section: SECTION, name: "max throughput, bare verify ceiling", value: bareMax.okPerSec, unit: "req/s" },
+      ...(oursMax.serverCpuMsPerOk !== null && bareMax.serverCpuMsPerOk !== null
+        ? [
+            {
+              section: SECTION,
+              name: "server CPU per request at max, ours | ceiling",
+              value: `${oursMax.serverCpuMsPerOk} | ${bareMax.serverCpuMsPerOk}`,
+              unit: "ms",
+            },
+          ]
+        : []),
       {
         section: SECTION,
         name: "throughput, ours / ceiling",
@@ -109,6 +170,7 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
         met: throughputRatio >= INGEST_TARGETS.throughputRatioMin,
       },
     ];
+    metrics.push(...cpuRow);
     for (const r of atRates) {
       const pct = `${r.fraction * 100}% (${r.rate}/s)`;
       const p99Ratio = round(r.ours.latencyMs.p99 / Math.max(1e-9, r.ceiling.latencyMs.p99), 2);
@@ -127,12 +189,11 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
       if (achieved < 0.9) notes.push(`ours sustained only ${round(achieved * 100, 0)}% of the ${r.rate}/s asked at ${r.fraction * 100}%`);
     }
 
-    const oursAnswered = [oursMax, ...atRates.map((r) => r.ours)].reduce((n, r) => n + r.ok, 0);
     const oursNon2xx = [oursMax, ...atRates.map((r) => r.ours)].reduce((n, r) => n + r.non2xx + r.errors, 0);
     metrics.push({ section: SECTION, name: "non-2xx or errors, ours (all runs)", value: oursNon2xx });
     notes.push(
-      `inbound_events rows: ${stored?.n}; events received by the stand-in event API: ${eventApi.events} ` +
-        `(in ${eventApi.requests} sends); 2xx answers counted by autocannon (measured runs, plus warm-up and smoke not counted): ${oursAnswered}`,
+      `inbound_events rows: ${stored?.n}; events the stand-in event API received: ${eventApi.events} (in ${eventApi.requests} sends) — ` +
+        `every accepted webhook (smoke, warm-up, measured and one-at-a-time requests) was stored and sent once`,
     );
     return {
       section: SECTION,
@@ -141,6 +202,7 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
         settings,
         ceiling: "node:http + openai webhooks.verifySignature on the raw body, answering 200 (no database, no event send)",
         max: { ours: oursMax, ceiling: bareMax },
+        sequentialServerCpuMs: floor,
         rates: atRates,
         stored: Number(stored?.n ?? 0),
         eventApi,

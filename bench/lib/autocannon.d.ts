@@ -21,6 +21,7 @@ declare module "autocannon" {
       timeout?: number;
       overallRate?: number;
       connectionRate?: number;
+      ignoreCoordinatedOmission?: boolean;
       method?: string;
       headers?: Record<string, string>;
       body?: string;

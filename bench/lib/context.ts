@@ -4,6 +4,8 @@ import { createHmac } from "node:crypto";
 export interface HttpContext {
   /** Base URL of `next start`. */
   nextUrl: string;
+  /** Its process id (for its CPU time). */
+  nextPid: number;
   /** The fresh database the server uses (for counting what it stored). */
   databaseUrl: string;
   /** The stand-in Inngest event API (GET /stats answers its counts). */
@@ -23,8 +25,14 @@ export function loadSettings(quick: boolean) {
   return {
     /** Connections for the max-throughput runs. */
     maxConnections: 50,
-    /** Connections for the fixed-rate runs (autocannon sends each connection's per-second quota back to back). */
-    rateConnections: 10,
+    /** Tracking's max-throughput runs (heavier requests: a transaction of several statements each). */
+    trackingConnections: 20,
+    /**
+     * Connections for the fixed-rate runs. autocannon sends each connection's per-second quota back
+     * to back at the start of each second, all connections together, so this is also the size of the
+     * bursts the server sees; 4 keeps them small while the rate is still met.
+     */
+    rateConnections: 4,
     warmupS: quick ? 1 : 3,
     maxS: quick ? 3 : 10,
     rateS: quick ? 3 : 10,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,14 +46,24 @@ function installExitHooks(): void {
   });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
+      process.stderr.write(`[bench] ${signal}: stopping children and cleaning up\n`);
       for (const child of running) killGroup(child.pid, "SIGKILL");
-      process.exit(130);
+      const done = Promise.allSettled(cleanups.map((cleanup) => cleanup()));
+      void Promise.race([done, sleep(5_000)]).finally(() => process.exit(130));
     });
   }
 }
 
+const cleanups: (() => Promise<unknown>)[] = [];
+
+/** Runs `cleanup` (e.g. dropping the run's database) when the benchmark is interrupted. */
+export function onInterrupt(cleanup: () => Promise<unknown>): void {
+  installExitHooks();
+  cleanups.push(cleanup);
+}
+
 export interface SpawnOptions {
-  env?: NodeJS.ProcessEnv;
+  env?: Record<string, string | undefined>;
   cwd?: string;
   /** Echo the child's output to stderr as it comes (for long builds). */
   echo?: boolean;
@@ -62,7 +73,7 @@ export function spawnChild(name: string, command: string, args: string[], option
   installExitHooks();
   const proc = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
-    env: options.env ?? process.env,
+    env: (options.env ?? process.env) as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -117,7 +128,7 @@ export async function stopAllChildren(): Promise<void> {
 export async function startTsChild<Info = Record<string, unknown>>(
   name: string,
   script: string,
-  env: NodeJS.ProcessEnv = {},
+  env: Record<string, string | undefined> = {},
   options: { timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<{ child: Child; info: Info }> {
   const child = spawnChild(
@@ -182,4 +193,34 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc; null where there is no /proc. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command; clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until a server has finished what an earlier load run left in flight (autocannon stops
+ * reading at the end of its duration, the server does not): until it uses under `busyShare` of a
+ * core over `windowMs`, at most `maxMs`. Returns how long it waited.
+ */
+export async function waitIdle(pid: number, { busyShare = 0.05, windowMs = 300, maxMs = 20_000 } = {}): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const before = cpuMs(pid);
+    await sleep(windowMs);
+    const after = cpuMs(pid);
+    if (before === null || after === null) return Math.round(performance.now() - started);
+    if ((after - before) / windowMs < busyShare || performance.now() - started > maxMs) {
+      return Math.round(performance.now() - started);
+    }
+  }
 }
