@@ -11,7 +11,8 @@ import * as subscription from "@/app/api/subscriptions/[id]/route";
 import { isValidApiKey, requiresApiAuth, setSessionValidator } from "@/lib/auth/api-key";
 import { createSessionCookie, isSessionValid as isDashboardSessionValid } from "@/lib/auth/session";
 import { proxy } from "@/proxy";
-import { call, useApiHarness, withEnv } from "./harness";
+import { withEnv } from "../helpers/env";
+import { call, useApiHarness } from "./harness";
 
 useApiHarness();
 

@@ -3,8 +3,9 @@ import * as batches from "@/app/api/batches/route";
 import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
 import * as endpoints from "@/app/api/endpoints/route";
 import { setClock } from "@/lib/clock";
+import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness, withEnv } from "./harness";
+import { call, useApiHarness } from "./harness";
 
 const harness = useApiHarness();
 

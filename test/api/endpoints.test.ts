@@ -6,7 +6,8 @@ import * as endpoint from "@/app/api/endpoints/[id]/route";
 import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
 import { decryptSecret } from "@/lib/security/secret-box";
 import { generateWebhookSecret, verifyWebhook } from "@/lib/webhooks/standard-webhooks";
-import { call, useApiHarness, withEnv } from "./harness";
+import { withEnv } from "../helpers/env";
+import { call, useApiHarness } from "./harness";
 
 const harness = useApiHarness();
 

@@ -5,8 +5,9 @@ import * as endpoints from "@/app/api/endpoints/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
 import { setDb, type Database } from "@/lib/db";
 import { ERROR_CODES, type ErrorCode, HTTP_STATUS_BY_CODE } from "@/lib/errors";
+import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness, withEnv } from "./harness";
+import { call, useApiHarness } from "./harness";
 
 const harness = useApiHarness();
 

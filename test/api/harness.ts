@@ -80,20 +80,3 @@ export function useApiHarness(): ApiHarness {
   });
   return harness;
 }
-
-/** Runs `work` with environment variables changed, restoring them afterwards. */
-export async function withEnv<T>(changes: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
-  const previous = Object.fromEntries(Object.keys(changes).map((name) => [name, process.env[name]]));
-  const apply = (values: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(values)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(changes);
-  try {
-    return await work();
-  } finally {
-    apply(previous);
-  }
-}

@@ -3,8 +3,9 @@ import { afterAll, beforeEach, describe, expect, test } from "vitest";
 import * as exampleReceiver from "@/app/api/examples/receiver/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
 import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/webhooks/standard-webhooks";
+import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness, withEnv } from "./harness";
+import { call, useApiHarness } from "./harness";
 
 const harness = useApiHarness();
 

@@ -1,13 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { POST as openaiWebhookRoute } from "@/app/api/webhooks/openai/route";
 import { now } from "@/lib/clock";
-import { setDb } from "@/lib/db";
 import type { JobKind } from "@/lib/providers/types";
 import { trackBatch } from "@/lib/tracking";
-import { createTestDatabase, resetDatabase, type TestDatabase } from "../helpers/db";
-import { signedOpenAIWebhook, startFakeOpenAI } from "../helpers/fake-openai";
-import { functionById, InngestHarness } from "../helpers/inngest-harness";
-import { startReceiver } from "../helpers/receiver";
+import { signedOpenAIWebhook } from "../helpers/fake-openai";
+import { useFlow } from "../helpers/flow";
+import { functionById } from "../helpers/inngest-harness";
 import { evalRun, fineTuningJob, openAIResponse } from "../providers/fixtures/openai";
 
 const OPENAI_WEBHOOK_SECRET = "whsec_" + Buffer.alloc(24, 5).toString("base64");
@@ -20,46 +18,21 @@ const KINDS: Record<Exclude<JobKind, "batch">, { id: string; path: (id: string) 
   eval_run: { id: "evalrun_1", path: (id) => `/v1/evals/${EVAL_ID}/runs/${id}`, body: (status, id) => ({ ...evalRun(status), id, eval_id: EVAL_ID }), running: "in_progress" },
 };
 
-let testDb: TestDatabase;
-let harness: InngestHarness;
-let openai: Awaited<ReturnType<typeof startFakeOpenAI>>;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase("pglite");
-  setDb(testDb.db);
-  openai = await startFakeOpenAI();
-  receiver = await startReceiver({ secret: process.env.BATCH_WEBHOOK_SECRET!, now: () => harness.now() });
-  process.env.OPENAI_WEBHOOK_SECRET = OPENAI_WEBHOOK_SECRET;
-});
-afterAll(async () => {
-  delete process.env.OPENAI_WEBHOOK_SECRET;
-  await Promise.all([openai.close(), receiver.close()]);
-  setDb(undefined);
-  await testDb.drop();
-});
-beforeEach(async () => {
-  await resetDatabase(testDb.db);
-  harness = await new InngestHarness().start();
-  receiver.received.length = 0;
-});
-afterEach(async () => {
-  await harness.stop();
-});
+const flow = useFlow({ openai: true, env: { OPENAI_WEBHOOK_SECRET } });
 
 function serve(kind: keyof typeof KINDS, status: string) {
   const spec = KINDS[kind];
   // Created a minute before "now", so the watch is well within the kind's completion window.
-  openai.setObject(spec.path(spec.id), { ...spec.body(status, spec.id), created_at: Math.floor(now() / 1000) - 60 });
+  flow.openai.setObject(spec.path(spec.id), { ...spec.body(status, spec.id), created_at: Math.floor(now() / 1000) - 60 });
 }
 
 function track(kind: keyof typeof KINDS) {
-  return trackBatch(testDb.db, {
+  return trackBatch(flow.db, {
     provider: "openai",
     kind,
     batchId: KINDS[kind].id,
     ...(kind === "eval_run" ? { evalId: EVAL_ID } : {}),
-    webhookUrl: receiver.url,
+    webhookUrl: flow.receiver.url,
   });
 }
 
@@ -86,26 +59,26 @@ describe.each([
   test(`polled to the end, it is delivered once as ${type}`, async () => {
     serve(kind, KINDS[kind].running);
     await track(kind);
-    await harness.drain({ only: ["track-batch"] });
+    await flow.harness.drain({ only: ["track-batch"] });
     serve(kind, providerStatus);
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(receiver.received).toHaveLength(1);
-    expect(receiver.received[0]!.verified).toMatchObject({ type, kind, status, providerStatus, requestCounts: kind === "eval_run" ? expect.anything() : null });
-    expect(receiver.received[0]!.verified).toHaveProperty("detail");
+    expect(flow.receiver.received).toHaveLength(1);
+    expect(flow.receiver.received[0]!.verified).toMatchObject({ type, kind, status, providerStatus, requestCounts: kind === "eval_run" ? expect.anything() : null });
+    expect(flow.receiver.received[0]!.verified).toHaveProperty("detail");
   });
 
   test(`a native ${type} webhook settles it within seconds`, async () => {
     serve(kind, KINDS[kind].running);
     await track(kind);
-    await harness.drain({ only: ["track-batch"] });
-    harness.discardPending("batch/watch.requested");
+    await flow.harness.drain({ only: ["track-batch"] });
+    flow.harness.discardPending("batch/watch.requested");
     serve(kind, providerStatus);
-    const before = harness.now();
+    const before = flow.harness.now();
     await nativeWebhook(kind, type, `wh_${kind}_${providerStatus}`);
-    await harness.drain();
-    expect(harness.now() - before).toBeLessThan(5_000);
-    expect(receiver.received.map((r) => r.verified?.type)).toEqual([type]);
+    await flow.harness.drain();
+    expect(flow.harness.now() - before).toBeLessThan(5_000);
+    expect(flow.receiver.received.map((r) => r.verified?.type)).toEqual([type]);
   });
 });
 
@@ -116,35 +89,35 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])("a native signal for
   test("that arrives before tracking is applied when it is tracked", async () => {
     serve(kind, endStatus);
     await nativeWebhook(kind, endType, `early_${kind}`);
-    await harness.drain();
+    await flow.harness.drain();
     await track(kind);
-    await harness.drain({ only: ["track-batch", "settle-batch", "deliver-webhook"] });
-    expect(receiver.received.map((r) => r.verified?.type)).toEqual([endType]);
+    await flow.harness.drain({ only: ["track-batch", "settle-batch", "deliver-webhook"] });
+    expect(flow.receiver.received.map((r) => r.verified?.type)).toEqual([endType]);
   });
 
   test("that arrives twice settles once", async () => {
     serve(kind, endStatus);
     await track(kind);
-    await harness.drain({ only: ["track-batch"] });
-    harness.discardPending("batch/watch.requested");
+    await flow.harness.drain({ only: ["track-batch"] });
+    flow.harness.discardPending("batch/watch.requested");
     await nativeWebhook(kind, endType, `a_${kind}`);
     await nativeWebhook(kind, endType, `a_${kind}`);
     await nativeWebhook(kind, endType, `b_${kind}`);
-    await harness.drain();
-    expect(harness.named("batch/settled")).toHaveLength(1);
-    expect(receiver.received).toHaveLength(1);
+    await flow.harness.drain();
+    expect(flow.harness.named("batch/settled")).toHaveLength(1);
+    expect(flow.receiver.received).toHaveLength(1);
   });
 
   test("that arrives while the watcher sleeps leaves the waking watcher nothing to do", async () => {
     serve(kind, "queued");
     await track(kind);
-    await harness.drain({ only: ["track-batch"] });
-    const [watch] = harness.discardPending("batch/watch.requested");
+    await flow.harness.drain({ only: ["track-batch"] });
+    const [watch] = flow.harness.discardPending("batch/watch.requested");
     serve(kind, endStatus);
     await nativeWebhook(kind, endType, `sleep_${kind}`);
-    await harness.drain();
-    const run = await harness.runOnce(functionById("watch-batch"), watch!);
+    await flow.harness.drain();
+    const run = await flow.harness.runOnce(functionById("watch-batch"), watch!);
     expect(run.result).toMatchObject({ stopped: "settled" });
-    expect(receiver.received).toHaveLength(1);
+    expect(flow.receiver.received).toHaveLength(1);
   });
 });

@@ -1,46 +1,25 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, searchJobsByBatchId } from "@/lib/dashboard/batches";
 import { loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { batchIdFromSegments } from "@/lib/dashboard/format";
 import { buildTimeline } from "@/lib/dashboard/timeline";
-import { setDb } from "@/lib/db";
 import { createEndpoint } from "@/lib/endpoints/store";
 import { trackBatch } from "@/lib/tracking";
-import { createTestDatabase, resetDatabase, type TestDatabase } from "../helpers/db";
-import { InngestHarness } from "../helpers/inngest-harness";
-import { startReceiver } from "../helpers/receiver";
+import { useFlow } from "../helpers/flow";
 
 const SECRET = process.env.BATCH_WEBHOOK_SECRET!;
 
-let testDb: TestDatabase;
-let harness: InngestHarness;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let receiverStatus = 200;
 
-beforeAll(async () => {
-  receiver = await startReceiver({ secret: SECRET, now: () => harness.now(), respond: () => ({ status: receiverStatus }) });
-  testDb = await createTestDatabase("pglite");
-  setDb(testDb.db);
-});
-afterAll(async () => {
-  await receiver.close();
-  setDb(undefined);
-  await testDb.drop();
-});
-beforeEach(async () => {
-  await resetDatabase(testDb.db);
-  harness = await new InngestHarness().start();
-  receiver.received.length = 0;
+const flow = useFlow({ receiver: { secret: SECRET, respond: () => ({ status: receiverStatus }) } });
+beforeEach(() => {
   receiverStatus = 200;
-});
-afterEach(async () => {
-  await harness.stop();
 });
 
 const noFilters = parseBatchFilters({});
 
 async function insertJob(fields: { provider?: string; kind?: string; batchId: string; status?: string; trackedAt?: Date; detail?: object }) {
-  const [row] = await testDb.db.query<{ id: string }>(
+  const [row] = await flow.db.query<{ id: string }>(
     `INSERT INTO jobs (provider, kind, batch_id, status, tracked_at, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
     [
       fields.provider ?? "simulated",
@@ -56,25 +35,25 @@ async function insertJob(fields: { provider?: string; kind?: string; batchId: st
 
 describe("the batches list", () => {
   test("is empty, and says nothing was ever tracked, on a fresh install", async () => {
-    const list = await loadBatchList(testDb.db, noFilters);
+    const list = await loadBatchList(flow.db, noFilters);
     expect(list).toMatchObject({ batches: [], running: 0, anyTracked: false, nextCursor: null, problem: null });
   });
 
   test("shows tracked batches newest first with active subscriber counts and how many still run", async () => {
-    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_2m_completed_50", webhookUrl: receiver.url });
-    harness.advance(1000);
-    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: receiver.url });
-    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: `${receiver.url}?second` });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_2m_completed_50", webhookUrl: flow.receiver.url });
+    flow.harness.advance(1000);
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: flow.receiver.url });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: `${flow.receiver.url}?second` });
 
-    const list = await loadBatchList(testDb.db, noFilters);
+    const list = await loadBatchList(flow.db, noFilters);
     expect(list.batches.map((batch) => [batch.batchId, batch.subscriberCount, batch.status])).toEqual([
       ["sim_5m_failed_10", 2, "validating"],
       ["sim_2m_completed_50", 1, "validating"],
     ]);
     expect(list).toMatchObject({ running: 2, anyTracked: true });
 
-    await harness.drain();
-    const after = await loadBatchList(testDb.db, noFilters);
+    await flow.harness.drain();
+    const after = await loadBatchList(flow.db, noFilters);
     expect(after.running).toBe(0);
     expect(after.batches.map((batch) => [batch.batchId, batch.outcome, batch.requestCounts?.total])).toEqual([
       ["sim_5m_failed_10", "failed", 10],
@@ -87,9 +66,9 @@ describe("the batches list", () => {
     await insertJob({ batchId: "sim_b", status: "completed" });
     await insertJob({ provider: "openai", batchId: "batch_c", status: "completed" });
 
-    const completed = await loadBatchList(testDb.db, parseBatchFilters({ status: "completed" }));
+    const completed = await loadBatchList(flow.db, parseBatchFilters({ status: "completed" }));
     expect(completed.batches.map((batch) => batch.batchId).sort()).toEqual(["batch_c", "sim_b"]);
-    const openai = await loadBatchList(testDb.db, parseBatchFilters({ status: "completed", provider: "openai" }));
+    const openai = await loadBatchList(flow.db, parseBatchFilters({ status: "completed", provider: "openai" }));
     expect(openai.batches.map((batch) => batch.batchId)).toEqual(["batch_c"]);
   });
 
@@ -99,10 +78,10 @@ describe("the batches list", () => {
     await insertJob({ batchId: "sim_x%y" });
     await insertJob({ batchId: "sim_xzy" });
 
-    const found = await loadBatchList(testDb.db, parseBatchFilters({ q: "abc" }));
+    const found = await loadBatchList(flow.db, parseBatchFilters({ q: "abc" }));
     expect(found.batches.map((batch) => batch.batchId).sort()).toEqual(["batches/ABC123", "sim_abc"]);
-    expect((await searchJobsByBatchId(testDb.db, "x%y")).jobs.map((job) => job.batchId)).toEqual(["sim_x%y"]);
-    expect((await searchJobsByBatchId(testDb.db, "abc", { provider: "gemini" })).jobs).toHaveLength(1);
+    expect((await searchJobsByBatchId(flow.db, "x%y")).jobs.map((job) => job.batchId)).toEqual(["sim_x%y"]);
+    expect((await searchJobsByBatchId(flow.db, "abc", { provider: "gemini" })).jobs).toHaveLength(1);
   });
 
   test("pages with a cursor, and falls back to the first page when the cursor is not ours", async () => {
@@ -110,14 +89,14 @@ describe("the batches list", () => {
     for (let index = 0; index <= BATCHES_PER_PAGE; index++) {
       await insertJob({ batchId: `sim_${String(index).padStart(2, "0")}`, trackedAt: new Date(start + index * 1000) });
     }
-    const first = await loadBatchList(testDb.db, noFilters);
+    const first = await loadBatchList(flow.db, noFilters);
     expect(first.batches).toHaveLength(BATCHES_PER_PAGE);
     expect(first.batches[0]!.batchId).toBe(`sim_${BATCHES_PER_PAGE}`);
-    const second = await loadBatchList(testDb.db, parseBatchFilters({ cursor: first.nextCursor! }));
+    const second = await loadBatchList(flow.db, parseBatchFilters({ cursor: first.nextCursor! }));
     expect(second.batches.map((batch) => batch.batchId)).toEqual(["sim_00"]);
     expect(second.nextCursor).toBeNull();
 
-    const stale = await loadBatchList(testDb.db, parseBatchFilters({ cursor: "not-a-cursor" }));
+    const stale = await loadBatchList(flow.db, parseBatchFilters({ cursor: "not-a-cursor" }));
     expect(stale.problem).toMatch(/first page/);
     expect(stale.batches).toHaveLength(BATCHES_PER_PAGE);
   });
@@ -134,22 +113,22 @@ describe("the batches list", () => {
 
 describe("a batch page", () => {
   test("shows the settled job, the event exactly as sent to each subscriber, and one timeline of everything", async () => {
-    await trackBatch(testDb.db, {
+    await trackBatch(flow.db, {
       provider: "simulated",
       batchId: "sim_2m_completed_50",
-      webhookUrl: receiver.url,
+      webhookUrl: flow.receiver.url,
       metadata: { team: "search" },
     });
-    await harness.drain();
+    await flow.harness.drain();
 
-    const page = await loadBatchPage(testDb.db, "simulated", "sim_2m_completed_50");
+    const page = await loadBatchPage(flow.db, "simulated", "sim_2m_completed_50");
     expect(page).not.toBeNull();
     expect(page!.job).toMatchObject({ status: "completed", outcome: "completed", requestCounts: { total: 50 } });
     expect(page!.kindDetail).toBeNull();
     expect(page!.subscriberCount).toBe(1);
     expect(page!.deliveries).toHaveLength(1);
     const delivery = page!.deliveries[0]!;
-    expect(page!.payloads[delivery.id]).toEqual(JSON.parse(receiver.received[0]!.body));
+    expect(page!.payloads[delivery.id]).toEqual(JSON.parse(flow.receiver.received[0]!.body));
     expect(page!.payloads[delivery.id]).toMatchObject({ type: "batch.completed", metadata: { team: "search" } });
 
     const timeline = buildTimeline(page!, page!.endpointNames);
@@ -166,34 +145,34 @@ describe("a batch page", () => {
 
   test("finds a Gemini batch whose id contains a slash from the URL's path segments", async () => {
     await insertJob({ provider: "gemini", batchId: "batches/123" });
-    const page = await loadBatchPage(testDb.db, "gemini", batchIdFromSegments(["batches", "123"]));
+    const page = await loadBatchPage(flow.db, "gemini", batchIdFromSegments(["batches", "123"]));
     expect(page?.job.batchId).toBe("batches/123");
   });
 
   test("shows the per-kind detail object for non-batch kinds", async () => {
     await insertJob({ provider: "openai", kind: "fine_tuning_job", batchId: "ftjob_1", detail: { fineTunedModel: "ft:gpt:x" } });
-    const page = await loadBatchPage(testDb.db, "openai", "ftjob_1");
+    const page = await loadBatchPage(flow.db, "openai", "ftjob_1");
     expect(page).toMatchObject({ job: { kind: "fine_tuning_job" }, kindDetail: { fineTunedModel: "ft:gpt:x" } });
   });
 
   test("is null for an unknown provider or an untracked id", async () => {
     await insertJob({ batchId: "sim_1" });
-    expect(await loadBatchPage(testDb.db, "nope", "sim_1")).toBeNull();
-    expect(await loadBatchPage(testDb.db, "simulated", "sim_2")).toBeNull();
+    expect(await loadBatchPage(flow.db, "nope", "sim_1")).toBeNull();
+    expect(await loadBatchPage(flow.db, "simulated", "sim_2")).toBeNull();
   });
 });
 
 describe("the deliveries page", () => {
   test("lists failed deliveries apart from the recent ones, labelled by batch and destination", async () => {
-    await createEndpoint(testDb.db, { name: "ops-hook", url: receiver.url });
-    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_1m_completed_5", endpoint: "ops-hook" });
-    await harness.drain();
+    await createEndpoint(flow.db, { name: "ops-hook", url: flow.receiver.url });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_completed_5", endpoint: "ops-hook" });
+    await flow.harness.drain();
     // 410 Gone fails a delivery at once (a 5xx would be retried for two days of fake time).
     receiverStatus = 410;
-    await trackBatch(testDb.db, { provider: "simulated", batchId: "sim_1m_failed_5", webhookUrl: `${receiver.url}?token=abc` });
-    await harness.drain();
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_failed_5", webhookUrl: `${flow.receiver.url}?token=abc` });
+    await flow.harness.drain();
 
-    const overview = await loadDeliveriesOverview(testDb.db);
+    const overview = await loadDeliveriesOverview(flow.db);
     expect(overview.failedCount).toBe(1);
     expect(overview.pending).toBe(0);
     expect(overview.failed[0]).toMatchObject({
@@ -201,7 +180,7 @@ describe("the deliveries page", () => {
       eventType: "batch.failed",
       lastStatusCode: 410,
       job: { provider: "simulated", kind: "batch", batchId: "sim_1m_failed_5" },
-      destination: `${new URL(receiver.url).origin}/hooks/batch?…`,
+      destination: `${new URL(flow.receiver.url).origin}/hooks/batch?…`,
     });
     expect(overview.failed[0]!.attemptCount).toBe(1);
     expect(overview.recent).toEqual([

@@ -1,5 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { setDb } from "@/lib/db";
+import { beforeEach, describe, expect, test } from "vitest";
 import { attemptDelivery, ENDPOINT_MAX_CONSECUTIVE_FAILURES, markDeliveryFailed, MAX_RETRY_DELAY_MS } from "@/lib/deliveries/attempt";
 import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliveries/resend";
 import { sendEndpointTest } from "@/lib/deliveries/test-delivery";
@@ -11,7 +10,6 @@ import { untrackSubscription } from "@/lib/subscriptions";
 import { trackBatch } from "@/lib/tracking";
 import { generateWebhookSecret } from "@/lib/webhooks/standard-webhooks";
 import type { EventSender } from "@/lib/outbox";
-import { resetDatabase, type TestDatabase } from "../helpers/db";
 import {
   containsAny,
   createDurableDatabase,
@@ -19,58 +17,43 @@ import {
   runCapturingStepErrors,
   startScriptedServer,
   verifyStandardWebhook,
-  withEnv,
 } from "../helpers/durable";
-import { functionById, InngestHarness } from "../helpers/inngest-harness";
-import { startReceiver } from "../helpers/receiver";
+import { withEnv } from "../helpers/env";
+import { useFlow } from "../helpers/flow";
+import { functionById } from "../helpers/inngest-harness";
 
 const DEFAULT_SECRET = process.env.BATCH_WEBHOOK_SECRET!;
 const BATCH = "sim_1m_completed_10";
 
 type Answer = { status: number; headers?: Record<string, string> };
 
-let testDb: TestDatabase;
-let harness: InngestHarness;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
 /** What the receiver answers: scripted answers first, then the default. */
 let answers: (Answer | (() => Answer))[] = [];
 let defaultAnswer: Answer = { status: 200 };
 let receiverSecret = DEFAULT_SECRET;
 
-const deliverFn = () => functionById("deliver-webhook");
-
-function query<Row = Record<string, unknown>>(sql: string, params: unknown[] = []) {
-  return testDb.db.query<Row>(sql, params);
-}
-
-beforeAll(async () => {
-  testDb = await createDurableDatabase();
-  setDb(testDb.db);
-  receiver = await startReceiver({
+const flow = useFlow({
+  database: createDurableDatabase,
+  setupTimeout: 120_000,
+  receiver: {
     secret: () => receiverSecret,
-    now: () => harness.now(),
     respond: () => {
       const next = answers.shift();
       return typeof next === "function" ? next() : (next ?? defaultAnswer);
     },
-  });
-}, 120_000);
-afterAll(async () => {
-  await receiver?.close();
-  setDb(undefined);
-  await testDb?.drop();
+  },
 });
-beforeEach(async () => {
-  await resetDatabase(testDb.db);
-  harness = await new InngestHarness().start();
-  receiver.received.length = 0;
+beforeEach(() => {
   answers = [];
   defaultAnswer = { status: 200 };
   receiverSecret = DEFAULT_SECRET;
 });
-afterEach(async () => {
-  await harness.stop();
-});
+
+const deliverFn = () => functionById("deliver-webhook");
+
+function query<Row = Record<string, unknown>>(sql: string, params: unknown[] = []) {
+  return flow.db.query<Row>(sql, params);
+}
 
 type Destination = { webhookUrl: string } | { endpoint: string };
 
@@ -85,20 +68,20 @@ async function settleFor(destinations: Destination[], send?: EventSender, metada
   const subscriptionIds: string[] = [];
   for (const [index, destination] of destinations.entries()) {
     const tracked = await trackBatch(
-      testDb.db,
+      flow.db,
       { provider: "simulated", batchId: BATCH, ...destination, ...(metadata ? { metadata: metadata(index) } : {}) },
       tracker.send,
     );
     jobId = tracked.job.id;
     subscriptionIds.push(tracked.subscription.id);
   }
-  const snapshot = await getProvider("simulated").retrieve(BATCH, { kind: "batch", trackedAt: harness.now() - 5 * 60_000 });
-  const settled = await settleJob(testDb.db, jobId, { by: "poll", snapshot }, ...(send ? [send] : []));
+  const snapshot = await getProvider("simulated").retrieve(BATCH, { kind: "batch", trackedAt: flow.harness.now() - 5 * 60_000 });
+  const settled = await settleJob(flow.db, jobId, { by: "poll", snapshot }, ...(send ? [send] : []));
   expect(settled.settled).toBe(true);
   return { jobId, subscriptionIds, deliveryIds: settled.deliveryIds };
 }
 
-async function settleOne(destination: Destination = { webhookUrl: receiver.url }, send?: EventSender) {
+async function settleOne(destination: Destination = { webhookUrl: flow.receiver.url }, send?: EventSender) {
   const { jobId, subscriptionIds, deliveryIds } = await settleFor([destination], send);
   return { jobId, subscriptionId: subscriptionIds[0]!, deliveryId: deliveryIds[0]! };
 }
@@ -148,7 +131,7 @@ async function endpointRow(id: string) {
 }
 
 function deliverRuns() {
-  return harness.runs.filter((run) => run.functionId === "deliver-webhook");
+  return flow.harness.runs.filter((run) => run.functionId === "deliver-webhook");
 }
 
 function signaturesOf(headers: Record<string, unknown>): string[] {
@@ -158,13 +141,13 @@ function signaturesOf(headers: Record<string, unknown>): string[] {
 describe("delivering a settled batch's outcome", () => {
   test("a 2xx on the first attempt delivers once: one attempt row, webhook-id is the delivery id, signature verifies", async () => {
     const { deliveryId } = await settleOne();
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(receiver.received).toHaveLength(1);
-    const request = receiver.received[0]!;
+    expect(flow.receiver.received).toHaveLength(1);
+    const request = flow.receiver.received[0]!;
     expect(request.verified).not.toBeNull();
     expect(request.headers["webhook-id"]).toBe(deliveryId);
-    expect(request.headers["webhook-timestamp"]).toBe(String(Math.floor(harness.now() / 1000)));
+    expect(request.headers["webhook-timestamp"]).toBe(String(Math.floor(flow.harness.now() / 1000)));
     expect(signaturesOf(request.headers)).toHaveLength(1);
 
     const delivery = await deliveryRow(deliveryId);
@@ -183,13 +166,13 @@ describe("delivering a settled batch's outcome", () => {
   test("500, 500, then 200: three attempts keyed (delivery, run, attempt), one webhook-id, fresh timestamp and signature each", async () => {
     answers = [{ status: 500 }, { status: 500 }];
     const { deliveryId } = await settleOne();
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(receiver.received).toHaveLength(3);
-    expect(receiver.received.every((request) => request.verified !== null)).toBe(true);
-    expect(new Set(receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set([deliveryId]));
-    expect(new Set(receiver.received.map((request) => request.headers["webhook-timestamp"])).size).toBe(3);
-    expect(new Set(receiver.received.map((request) => request.headers["webhook-signature"])).size).toBe(3);
+    expect(flow.receiver.received).toHaveLength(3);
+    expect(flow.receiver.received.every((request) => request.verified !== null)).toBe(true);
+    expect(new Set(flow.receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set([deliveryId]));
+    expect(new Set(flow.receiver.received.map((request) => request.headers["webhook-timestamp"])).size).toBe(3);
+    expect(new Set(flow.receiver.received.map((request) => request.headers["webhook-signature"])).size).toBe(3);
 
     const attempts = await attemptsOf(deliveryId);
     expect(attempts.map((attempt) => [attempt.attempt, attempt.status_code])).toEqual([
@@ -205,12 +188,12 @@ describe("delivering a settled batch's outcome", () => {
 
   const retryAfterCases: { form: string; header: () => string; expectedSeconds: number }[] = [
     { form: "delta-seconds (Retry-After: 120)", header: () => "120", expectedSeconds: 120 },
-    { form: "an HTTP-date 120 s ahead", header: () => new Date(harness.now() + 120_000).toUTCString(), expectedSeconds: 120 },
+    { form: "an HTTP-date 120 s ahead", header: () => new Date(flow.harness.now() + 120_000).toUTCString(), expectedSeconds: 120 },
     { form: "10 hours, capped at 4 h", header: () => "36000", expectedSeconds: MAX_RETRY_DELAY_MS / 1000 },
   ];
 
   test.each(retryAfterCases)("a 429 with Retry-After as $form makes the function ask Inngest to retry after that long", async ({ header, expectedSeconds }) => {
-    const { deliveryId } = await settleOne({ webhookUrl: receiver.url }, recordingSender().send);
+    const { deliveryId } = await settleOne({ webhookUrl: flow.receiver.url }, recordingSender().send);
     answers = [() => ({ status: 429, headers: { "retry-after": header() } })];
     const event = { id: `deliver:${deliveryId}`, name: "delivery/requested", data: { deliveryId, cause: "settled" } };
 
@@ -225,7 +208,7 @@ describe("delivering a settled batch's outcome", () => {
   test.each(retryAfterCases)("a 429 with Retry-After as $form: the harness clock moves at least that far before the next attempt", async ({ header, expectedSeconds }) => {
     answers = [() => ({ status: 429, headers: { "retry-after": header() } })];
     const { deliveryId } = await settleOne();
-    await harness.drain();
+    await flow.harness.drain();
 
     const attempts = await attemptsOf(deliveryId);
     expect(attempts.map((attempt) => attempt.status_code)).toEqual([429, 200]);
@@ -239,17 +222,17 @@ describe("delivering a settled batch's outcome", () => {
     async (kind) => {
       defaultAnswer = { status: 410 };
       let endpointId: string | undefined;
-      let destination: Destination = { webhookUrl: receiver.url };
+      let destination: Destination = { webhookUrl: flow.receiver.url };
       if (kind === "endpoint") {
         receiverSecret = generateWebhookSecret();
-        endpointId = await insertEndpoint({ name: "gone", url: receiver.url, secret: receiverSecret });
+        endpointId = await insertEndpoint({ name: "gone", url: flow.receiver.url, secret: receiverSecret });
         destination = { endpoint: "gone" };
       }
       const { deliveryId, subscriptionId } = await settleOne(destination);
-      await harness.drain();
+      await flow.harness.drain();
 
-      expect(receiver.received).toHaveLength(1);
-      expect(receiver.received[0]!.verified).not.toBeNull();
+      expect(flow.receiver.received).toHaveLength(1);
+      expect(flow.receiver.received[0]!.verified).not.toBeNull();
       expect(deliverRuns()).toHaveLength(1);
       expect(deliverRuns()[0]!.error).toBeUndefined();
       expect(await attemptsOf(deliveryId)).toHaveLength(1);
@@ -267,9 +250,9 @@ describe("delivering a settled batch's outcome", () => {
   test("a receiver that always fails gets 21 attempts, then onFailure marks the delivery failed and the run's error shows why", async () => {
     defaultAnswer = { status: 500 };
     const { deliveryId } = await settleOne();
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(receiver.received).toHaveLength(21);
+    expect(flow.receiver.received).toHaveLength(21);
     expect(await attemptsOf(deliveryId)).toHaveLength(21);
     const runs = deliverRuns();
     expect(runs).toHaveLength(21);
@@ -286,7 +269,7 @@ describe("delivering a settled batch's outcome", () => {
     try {
       answers = [{ status, headers: { location: target.url } }];
       const { deliveryId } = await settleOne();
-      await harness.drain();
+      await flow.harness.drain();
 
       const attempts = await attemptsOf(deliveryId);
       expect(attempts.map((attempt) => attempt.status_code)).toEqual([status, 200]);
@@ -304,7 +287,7 @@ describe("delivering a settled batch's outcome", () => {
       await withEnv({ BATCHWATCH_DELIVERY_TIMEOUT_MS: "1000" }, async () => {
         const { deliveryId } = await settleOne({ webhookUrl: slow.url });
         const started = performance.now();
-        await harness.drain();
+        await flow.harness.drain();
         expect(performance.now() - started).toBeLessThan(10_000);
 
         const attempts = await attemptsOf(deliveryId);
@@ -323,17 +306,17 @@ describe("delivering a settled batch's outcome", () => {
 describe("sending again", () => {
   test("resendDelivery sends a new Inngest event each time, keeps the webhook-id and never settles again", async () => {
     const { jobId, deliveryId } = await settleOne();
-    await harness.drain();
+    await flow.harness.drain();
     const [before] = await query<{ settled_at: Date }>("SELECT settled_at FROM jobs WHERE id = $1", [jobId]);
 
-    harness.advance(60_000);
-    const first = await resendDelivery(testDb.db, deliveryId);
-    await harness.drain();
-    harness.advance(60_000);
-    const second = await resendDelivery(testDb.db, deliveryId);
-    await harness.drain();
+    flow.harness.advance(60_000);
+    const first = await resendDelivery(flow.db, deliveryId);
+    await flow.harness.drain();
+    flow.harness.advance(60_000);
+    const second = await resendDelivery(flow.db, deliveryId);
+    await flow.harness.drain();
 
-    const requested = harness.named("delivery/requested");
+    const requested = flow.harness.named("delivery/requested");
     expect(requested.map((event) => event.id)).toEqual([`deliver:${deliveryId}`, first.eventId, second.eventId]);
     expect(new Set(requested.map((event) => event.id)).size).toBe(3);
     expect(requested.slice(1).map((event) => event.data)).toEqual([
@@ -341,12 +324,12 @@ describe("sending again", () => {
       { deliveryId, cause: "resend" },
     ]);
 
-    expect(receiver.received).toHaveLength(3);
-    expect(receiver.received.every((request) => request.verified !== null)).toBe(true);
-    expect(new Set(receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set([deliveryId]));
+    expect(flow.receiver.received).toHaveLength(3);
+    expect(flow.receiver.received.every((request) => request.verified !== null)).toBe(true);
+    expect(new Set(flow.receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set([deliveryId]));
     expect(await attemptsOf(deliveryId)).toHaveLength(3);
 
-    expect(harness.named("batch/settled")).toHaveLength(1);
+    expect(flow.harness.named("batch/settled")).toHaveLength(1);
     const [after] = await query<{ settled_at: Date }>("SELECT settled_at FROM jobs WHERE id = $1", [jobId]);
     expect(after!.settled_at.getTime()).toBe(before!.settled_at.getTime());
     const [{ count }] = (await query<{ count: string }>("SELECT count(*) FROM job_events WHERE type = 'settled'")) as [{ count: string }];
@@ -356,44 +339,44 @@ describe("sending again", () => {
 
   test("replaying the run from the Inngest dashboard (same event) delivers again under the same webhook-id with a new attempt row", async () => {
     const { deliveryId } = await settleOne();
-    await harness.drain();
-    const [original] = harness.named("delivery/requested");
+    await flow.harness.drain();
+    const [original] = flow.harness.named("delivery/requested");
 
-    harness.advance(3_600_000);
-    const replay = await harness.runOnce(deliverFn(), original!);
+    flow.harness.advance(3_600_000);
+    const replay = await flow.harness.runOnce(deliverFn(), original!);
 
     expect(replay.error).toBeUndefined();
     expect(replay.result).toMatchObject({ outcome: "delivered", statusCode: 200 });
-    expect(receiver.received).toHaveLength(2);
-    expect(receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryId, deliveryId]);
-    expect(receiver.received[1]!.verified).not.toBeNull();
+    expect(flow.receiver.received).toHaveLength(2);
+    expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryId, deliveryId]);
+    expect(flow.receiver.received[1]!.verified).not.toBeNull();
     const attempts = await attemptsOf(deliveryId);
     expect(attempts).toHaveLength(2);
     expect(attempts[0]!.run_id).not.toBe(attempts[1]!.run_id);
-    expect(harness.named("batch/settled")).toHaveLength(1);
+    expect(flow.harness.named("batch/settled")).toHaveLength(1);
   });
 
   test("recoverFailedDeliveries(since) resends exactly the deliveries that failed since then", async () => {
     const held = recordingSender();
-    const urls = ["old", "recent", "ok"].map((name) => ({ webhookUrl: `${receiver.url}?subscriber=${name}` }));
+    const urls = ["old", "recent", "ok"].map((name) => ({ webhookUrl: `${flow.receiver.url}?subscriber=${name}` }));
     const { deliveryIds } = await settleFor(urls, held.send, (index) => ({ subscriber: index }));
     const [oldFailure, recentFailure, delivered] = deliveryIds as [string, string, string];
-    await markDeliveryFailed(testDb.db, oldFailure, "gave up");
-    harness.advance(2 * 3_600_000);
-    const since = new Date(harness.now() - 60_000);
-    await markDeliveryFailed(testDb.db, recentFailure, "gave up");
-    await attemptDelivery(testDb.db, delivered, { runId: "direct", attempt: 0 });
-    receiver.received.length = 0;
+    await markDeliveryFailed(flow.db, oldFailure, "gave up");
+    flow.harness.advance(2 * 3_600_000);
+    const since = new Date(flow.harness.now() - 60_000);
+    await markDeliveryFailed(flow.db, recentFailure, "gave up");
+    await attemptDelivery(flow.db, delivered, { runId: "direct", attempt: 0 });
+    flow.receiver.received.length = 0;
 
-    await expect(recoverFailedDeliveries(testDb.db, new Date(harness.now() + 60_000))).rejects.toBeInstanceOf(AppError);
-    const recovered = await recoverFailedDeliveries(testDb.db, since);
+    await expect(recoverFailedDeliveries(flow.db, new Date(flow.harness.now() + 60_000))).rejects.toBeInstanceOf(AppError);
+    const recovered = await recoverFailedDeliveries(flow.db, since);
     expect(recovered).toEqual({ resent: 1, deliveryIds: [recentFailure] });
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(harness.named("delivery/requested").map((event) => event.data)).toEqual([{ deliveryId: recentFailure, cause: "recover" }]);
-    expect(receiver.received).toHaveLength(1);
-    expect(receiver.received[0]!.headers["webhook-id"]).toBe(recentFailure);
-    expect(receiver.received[0]!.verified).toMatchObject({ metadata: { subscriber: 1 } });
+    expect(flow.harness.named("delivery/requested").map((event) => event.data)).toEqual([{ deliveryId: recentFailure, cause: "recover" }]);
+    expect(flow.receiver.received).toHaveLength(1);
+    expect(flow.receiver.received[0]!.headers["webhook-id"]).toBe(recentFailure);
+    expect(flow.receiver.received[0]!.verified).toMatchObject({ metadata: { subscriber: 1 } });
     expect((await deliveryRow(recentFailure)).status).toBe("delivered");
     expect((await deliveryRow(oldFailure)).status).toBe("failed");
     expect((await deliveryRow(delivered)).status).toBe("delivered");
@@ -401,21 +384,21 @@ describe("sending again", () => {
 
   test("recovering after an outage leaves no delivery pending: one whose receiver answered 410 is not resent", async () => {
     answers = [{ status: 410 }, { status: 500 }];
-    const urls = ["gone", "outage"].map((name) => ({ webhookUrl: `${receiver.url}?subscriber=${name}` }));
-    const since = new Date(harness.now());
+    const urls = ["gone", "outage"].map((name) => ({ webhookUrl: `${flow.receiver.url}?subscriber=${name}` }));
+    const since = new Date(flow.harness.now());
     const { deliveryIds } = await settleFor(urls, recordingSender().send, (index) => ({ subscriber: index }));
     // The first delivery is answered 410; the second fails once (500) and is then given up.
     for (const deliveryId of deliveryIds) {
-      await harness.runOnce(deliverFn(), { id: `deliver:${deliveryId}`, name: "delivery/requested", data: { deliveryId, cause: "settled" } });
+      await flow.harness.runOnce(deliverFn(), { id: `deliver:${deliveryId}`, name: "delivery/requested", data: { deliveryId, cause: "settled" } });
     }
-    await markDeliveryFailed(testDb.db, deliveryIds[1]!, "gave up");
+    await markDeliveryFailed(flow.db, deliveryIds[1]!, "gave up");
     expect((await deliveryRow(deliveryIds[0]!)).status).toBe("failed");
-    receiver.received.length = 0;
+    flow.receiver.received.length = 0;
 
-    await recoverFailedDeliveries(testDb.db, since);
-    await harness.drain();
+    await recoverFailedDeliveries(flow.db, since);
+    await flow.harness.drain();
 
-    expect(receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryIds[1]]);
+    expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryIds[1]]);
     const pending = await query<{ id: string }>("SELECT id FROM deliveries WHERE status = 'pending'");
     expect(pending).toEqual([]);
   });
@@ -425,16 +408,16 @@ describe("endpoints", () => {
   test("an endpoint's deliveries are signed with its own secret only", async () => {
     const secret = generateWebhookSecret();
     receiverSecret = secret;
-    await insertEndpoint({ name: "prod", url: receiver.url, secret });
+    await insertEndpoint({ name: "prod", url: flow.receiver.url, secret });
     const { deliveryId } = await settleOne({ endpoint: "prod" });
-    await harness.drain();
+    await flow.harness.drain();
 
-    expect(receiver.received).toHaveLength(1);
-    const request = receiver.received[0]!;
+    expect(flow.receiver.received).toHaveLength(1);
+    const request = flow.receiver.received[0]!;
     expect(request.verified).not.toBeNull();
     expect(request.headers["webhook-id"]).toBe(deliveryId);
     expect(signaturesOf(request.headers)).toHaveLength(1);
-    expect(() => verifyStandardWebhook(DEFAULT_SECRET, request.body, request.headers, harness.now())).toThrow();
+    expect(() => verifyStandardWebhook(DEFAULT_SECRET, request.body, request.headers, flow.harness.now())).toThrow();
   });
 
   test("during a rotation each delivery carries two signatures, one per secret, each verifying on its own; after 24 h only the new one", async () => {
@@ -443,21 +426,21 @@ describe("endpoints", () => {
     receiverSecret = current;
     await insertEndpoint({
       name: "rotating",
-      url: receiver.url,
+      url: flow.receiver.url,
       secret: current,
       previousSecret: previous,
-      previousExpiresAt: new Date(harness.now() + 24 * 3_600_000),
+      previousExpiresAt: new Date(flow.harness.now() + 24 * 3_600_000),
     });
     const { deliveryId } = await settleOne({ endpoint: "rotating" });
-    await harness.drain();
+    await flow.harness.drain();
 
-    const request = receiver.received[0]!;
+    const request = flow.receiver.received[0]!;
     const signatures = signaturesOf(request.headers);
     expect(signatures).toHaveLength(2);
     expect(signatures.every((signature) => signature.startsWith("v1,"))).toBe(true);
     const verifiesWith = (secret: string, signature: string) => {
       try {
-        verifyStandardWebhook(secret, request.body, { ...request.headers, "webhook-signature": signature }, harness.now());
+        verifyStandardWebhook(secret, request.body, { ...request.headers, "webhook-signature": signature }, flow.harness.now());
         return true;
       } catch {
         return false;
@@ -467,17 +450,17 @@ describe("endpoints", () => {
       [true, false],
       [false, true],
     ]);
-    expect(verifyStandardWebhook(previous, request.body, request.headers, harness.now())).toEqual(
-      verifyStandardWebhook(current, request.body, request.headers, harness.now()),
+    expect(verifyStandardWebhook(previous, request.body, request.headers, flow.harness.now())).toEqual(
+      verifyStandardWebhook(current, request.body, request.headers, flow.harness.now()),
     );
 
-    harness.advance(25 * 3_600_000);
-    await resendDelivery(testDb.db, deliveryId);
-    await harness.drain();
-    const later = receiver.received[1]!;
+    flow.harness.advance(25 * 3_600_000);
+    await resendDelivery(flow.db, deliveryId);
+    await flow.harness.drain();
+    const later = flow.receiver.received[1]!;
     expect(later.verified).not.toBeNull();
     expect(signaturesOf(later.headers)).toHaveLength(1);
-    expect(() => verifyStandardWebhook(previous, later.body, later.headers, harness.now())).toThrow();
+    expect(() => verifyStandardWebhook(previous, later.body, later.headers, flow.harness.now())).toThrow();
   });
 
   test.each([
@@ -485,10 +468,10 @@ describe("endpoints", () => {
     { failures: ENDPOINT_MAX_CONSECUTIVE_FAILURES, disabled: true },
   ])("after $failures consecutive failed attempts the endpoint is disabled: $disabled", async ({ failures, disabled }) => {
     receiverSecret = generateWebhookSecret();
-    const endpointId = await insertEndpoint({ name: "flaky", url: receiver.url, secret: receiverSecret });
+    const endpointId = await insertEndpoint({ name: "flaky", url: flow.receiver.url, secret: receiverSecret });
     answers = Array.from({ length: failures }, () => ({ status: 503 }));
     const { deliveryId } = await settleOne({ endpoint: "flaky" });
-    await harness.drain();
+    await flow.harness.drain();
 
     const endpoint = await endpointRow(endpointId);
     const attempts = await attemptsOf(deliveryId);
@@ -502,7 +485,7 @@ describe("endpoints", () => {
     }
     // Disabled by the 20th failure; the 21st attempt is not sent and the delivery is failed.
     expect(attempts).toHaveLength(ENDPOINT_MAX_CONSECUTIVE_FAILURES);
-    expect(receiver.received).toHaveLength(ENDPOINT_MAX_CONSECUTIVE_FAILURES);
+    expect(flow.receiver.received).toHaveLength(ENDPOINT_MAX_CONSECUTIVE_FAILURES);
     expect(endpoint.consecutive_failures).toBe(ENDPOINT_MAX_CONSECUTIVE_FAILURES);
     expect(endpoint.disabled_reason).toBe("deliveries kept failing");
     expect(endpoint.disabled_at!.getTime()).toBe(attempts.at(-1)!.attempted_at.getTime());
@@ -512,71 +495,71 @@ describe("endpoints", () => {
 
   test("sendEndpointTest sends one signed webhook.test now and reports it; a failure does not count toward disabling", async () => {
     receiverSecret = generateWebhookSecret();
-    const endpointId = await insertEndpoint({ name: "check", url: receiver.url, secret: receiverSecret });
+    const endpointId = await insertEndpoint({ name: "check", url: flow.receiver.url, secret: receiverSecret });
 
-    const ok = await sendEndpointTest(testDb.db, endpointId);
+    const ok = await sendEndpointTest(flow.db, endpointId);
     expect(ok.attempt).toMatchObject({ ok: true, statusCode: 200, error: null });
-    expect(receiver.received).toHaveLength(1);
-    expect(receiver.received[0]!.headers["webhook-id"]).toBe(ok.deliveryId);
-    expect(receiver.received[0]!.verified).toMatchObject({ type: "webhook.test", endpoint: "check" });
+    expect(flow.receiver.received).toHaveLength(1);
+    expect(flow.receiver.received[0]!.headers["webhook-id"]).toBe(ok.deliveryId);
+    expect(flow.receiver.received[0]!.verified).toMatchObject({ type: "webhook.test", endpoint: "check" });
 
     answers = [{ status: 500 }];
-    const failed = await sendEndpointTest(testDb.db, endpointId);
+    const failed = await sendEndpointTest(flow.db, endpointId);
     expect(failed.attempt).toMatchObject({ ok: false, statusCode: 500, error: "receiver answered 500" });
     expect((await endpointRow(endpointId)).consecutive_failures).toBe(0);
-    expect(harness.received).toEqual([]);
+    expect(flow.harness.received).toEqual([]);
 
     await query("UPDATE endpoints SET disabled_at = now() WHERE id = $1", [endpointId]);
-    await expect(sendEndpointTest(testDb.db, endpointId)).rejects.toMatchObject({ code: "conflict" });
-    expect(receiver.received).toHaveLength(2);
+    await expect(sendEndpointTest(flow.db, endpointId)).rejects.toMatchObject({ code: "conflict" });
+    expect(flow.receiver.received).toHaveLength(2);
   });
 });
 
 describe("subscribing after settlement", () => {
   test("a new subscription to a settled batch gets its own delivery at once, and only it", async () => {
     const { jobId } = await settleOne();
-    await harness.drain();
-    expect(receiver.received).toHaveLength(1);
+    await flow.harness.drain();
+    expect(flow.receiver.received).toHaveLength(1);
 
-    harness.advance(10 * 60_000);
-    const late = await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${receiver.url}?late=1`, metadata: { late: true } });
+    flow.harness.advance(10 * 60_000);
+    const late = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?late=1`, metadata: { late: true } });
     expect(late.created).toBe(true);
-    await harness.drain();
+    await flow.harness.drain();
 
     const deliveries = await query<{ id: string; subscription_id: string }>("SELECT id, subscription_id FROM deliveries WHERE job_id = $1 ORDER BY created_at", [jobId]);
     expect(deliveries).toHaveLength(2);
     expect(deliveries[1]!.subscription_id).toBe(late.subscription.id);
-    expect(harness.named("delivery/requested").map((event) => event.data)).toEqual([
+    expect(flow.harness.named("delivery/requested").map((event) => event.data)).toEqual([
       { deliveryId: deliveries[0]!.id, cause: "settled" },
       { deliveryId: deliveries[1]!.id, cause: "subscribed_after_settlement" },
     ]);
-    expect(receiver.received).toHaveLength(2);
-    expect(receiver.received[1]!.headers["webhook-id"]).toBe(deliveries[1]!.id);
-    expect(receiver.received[1]!.verified).toMatchObject({ metadata: { late: true }, status: "completed" });
-    expect(harness.named("batch/settled")).toHaveLength(1);
-    expect(harness.named("batch/watch.requested")).toHaveLength(0);
+    expect(flow.receiver.received).toHaveLength(2);
+    expect(flow.receiver.received[1]!.headers["webhook-id"]).toBe(deliveries[1]!.id);
+    expect(flow.receiver.received[1]!.verified).toMatchObject({ metadata: { late: true }, status: "completed" });
+    expect(flow.harness.named("batch/settled")).toHaveLength(1);
+    expect(flow.harness.named("batch/watch.requested")).toHaveLength(0);
   });
 });
 
 describe("tracking again", () => {
   test("a subscription untracked before settlement and tracked again afterwards gets its delivery", async () => {
     const held = recordingSender();
-    await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: receiver.url }, held.send);
-    const later = await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${receiver.url}?again=1`, metadata: { again: true } }, held.send);
-    await untrackSubscription(testDb.db, later.subscription.id);
+    await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: flow.receiver.url }, held.send);
+    const later = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1`, metadata: { again: true } }, held.send);
+    await untrackSubscription(flow.db, later.subscription.id);
     const { jobId } = await settleOne();
-    await harness.drain();
-    expect(receiver.received).toHaveLength(1);
+    await flow.harness.drain();
+    expect(flow.receiver.received).toHaveLength(1);
 
-    harness.advance(10 * 60_000);
-    const retracked = await trackBatch(testDb.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${receiver.url}?again=1`, metadata: { again: true } });
+    flow.harness.advance(10 * 60_000);
+    const retracked = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1`, metadata: { again: true } });
     expect(retracked).toMatchObject({ created: false, subscription: { id: later.subscription.id, disabled_at: null } });
-    await harness.drain();
+    await flow.harness.drain();
 
     const deliveries = await query<{ subscription_id: string }>("SELECT subscription_id FROM deliveries WHERE job_id = $1", [jobId]);
     expect(deliveries.map((delivery) => delivery.subscription_id)).toContain(later.subscription.id);
-    expect(receiver.received).toHaveLength(2);
-    expect(receiver.received[1]!.verified).toMatchObject({ metadata: { again: true } });
+    expect(flow.receiver.received).toHaveLength(2);
+    expect(flow.receiver.received[1]!.verified).toMatchObject({ metadata: { again: true } });
   });
 });
 
@@ -586,21 +569,21 @@ describe("secrets", () => {
     const previousSecret = generateWebhookSecret();
     await insertEndpoint({
       name: "scan",
-      url: receiver.url,
+      url: flow.receiver.url,
       secret: endpointSecret,
       previousSecret,
-      previousExpiresAt: new Date(harness.now() + 3_600_000),
+      previousExpiresAt: new Date(flow.harness.now() + 3_600_000),
     });
     receiverSecret = endpointSecret;
     answers = [{ status: 500 }];
-    const { deliveryIds } = await settleFor([{ endpoint: "scan" }, { webhookUrl: receiver.url }]);
-    await harness.drain();
-    await resendDelivery(testDb.db, deliveryIds[0]!);
-    await harness.drain();
-    expect(receiver.received.length).toBeGreaterThanOrEqual(3);
+    const { deliveryIds } = await settleFor([{ endpoint: "scan" }, { webhookUrl: flow.receiver.url }]);
+    await flow.harness.drain();
+    await resendDelivery(flow.db, deliveryIds[0]!);
+    await flow.harness.drain();
+    expect(flow.receiver.received.length).toBeGreaterThanOrEqual(3);
 
     const needles = [DEFAULT_SECRET, endpointSecret, previousSecret].flatMap((secret) => [secret, secret.slice("whsec_".length)]);
-    expect(containsAny(harness.received, needles)).toEqual([]);
+    expect(containsAny(flow.harness.received, needles)).toEqual([]);
     for (const table of ["jobs", "job_events", "subscriptions", "deliveries", "delivery_attempts", "outbox", "inbound_events"]) {
       const rows = await query(`SELECT to_jsonb(t) AS row FROM ${table} t`);
       expect({ table, leaked: containsAny(rows, needles) }).toEqual({ table, leaked: [] });

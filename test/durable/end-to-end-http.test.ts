@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { POST as trackRoute } from "@/app/api/batches/route";
 import { POST as openaiWebhookRoute } from "@/app/api/webhooks/openai/route";
-import { setDb } from "@/lib/db";
 import { generateWebhookSecret } from "@/lib/webhooks/standard-webhooks";
-import type { TestDatabase } from "../helpers/db";
-import { createDurableDatabase, withEnv } from "../helpers/durable";
-import { signedOpenAIWebhook, startFakeOpenAI } from "../helpers/fake-openai";
-import { InngestHarness } from "../helpers/inngest-harness";
-import { startReceiver } from "../helpers/receiver";
+import { createDurableDatabase } from "../helpers/durable";
+import { withEnv } from "../helpers/env";
+import { signedOpenAIWebhook } from "../helpers/fake-openai";
+import { useFlow } from "../helpers/flow";
 
 /**
  * Everything over HTTP, in one process: batches tracked through `POST /api/batches`, a native
@@ -21,10 +19,13 @@ const SIM_BATCH = "sim_3m_completed_40";
 const OPENAI_BATCH = "batch_e2e_0001";
 const SUBSCRIBERS = 5;
 
-let testDb: TestDatabase;
-let harness: InngestHarness;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
-let fakeOpenAI: Awaited<ReturnType<typeof startFakeOpenAI>>;
+const flow = useFlow({
+  database: createDurableDatabase,
+  setupTimeout: 120_000,
+  receiver: { secret: SECRET },
+  openai: true,
+  per: "file",
+});
 
 type Handler = (request: Request, context: { params: Promise<Record<string, string>> }) => Promise<Response>;
 
@@ -41,35 +42,20 @@ function trackRequest(body: unknown): Request {
   });
 }
 
-beforeAll(async () => {
-  testDb = await createDurableDatabase();
-  setDb(testDb.db);
-  harness = await new InngestHarness().start();
-  receiver = await startReceiver({ secret: SECRET, now: () => harness.now() });
-  fakeOpenAI = await startFakeOpenAI();
-}, 120_000);
-afterAll(async () => {
-  await fakeOpenAI?.close();
-  await receiver?.close();
-  await harness?.stop();
-  setDb(undefined);
-  await testDb?.drop();
-});
-
 describe("over HTTP", () => {
   test("5 subscribers of a simulated batch and one of an OpenAI batch settled by its webhook each get exactly one verified event", async () => {
     await withEnv({ OPENAI_WEBHOOK_SECRET }, async () => {
       for (let subscriber = 1; subscriber <= SUBSCRIBERS; subscriber++) {
         const tracked = await call(
           trackRoute,
-          trackRequest({ provider: "simulated", batchId: SIM_BATCH, webhookUrl: `${receiver.url}?subscriber=${subscriber}`, metadata: { subscriber } }),
+          trackRequest({ provider: "simulated", batchId: SIM_BATCH, webhookUrl: `${flow.receiver.url}?subscriber=${subscriber}`, metadata: { subscriber } }),
         );
         expect(tracked.status).toBe(202);
       }
-      fakeOpenAI.setBatch(OPENAI_BATCH, { status: "completed", requestCounts: { total: 10, completed: 9, failed: 1 } });
+      flow.openai.setBatch(OPENAI_BATCH, { status: "completed", requestCounts: { total: 10, completed: 9, failed: 1 } });
       const openaiTracked = await call(
         trackRoute,
-        trackRequest({ provider: "openai", batchId: OPENAI_BATCH, webhookUrl: `${receiver.url}?subscriber=openai`, metadata: { subscriber: "openai" } }),
+        trackRequest({ provider: "openai", batchId: OPENAI_BATCH, webhookUrl: `${flow.receiver.url}?subscriber=openai`, metadata: { subscriber: "openai" } }),
       );
       expect(openaiTracked.status).toBe(202);
 
@@ -96,48 +82,48 @@ describe("over HTTP", () => {
       });
       expect((await call(openaiWebhookRoute, forged)).status).toBe(400);
 
-      const inbound = await testDb.db.query<{ source: string; webhook_id: string; event_type: string; object_id: string; payload: Record<string, unknown> }>(
+      const inbound = await flow.db.query<{ source: string; webhook_id: string; event_type: string; object_id: string; payload: Record<string, unknown> }>(
         "SELECT source, webhook_id, event_type, object_id, payload FROM inbound_events",
       );
       expect(inbound).toEqual([
         { source: "openai", webhook_id: "wh_e2e_1", event_type: "batch.completed", object_id: OPENAI_BATCH, payload: expect.objectContaining({ type: "batch.completed" }) },
       ]);
-      const [{ id: inboundId }] = (await testDb.db.query<{ id: string }>("SELECT id FROM inbound_events")) as [{ id: string }];
+      const [{ id: inboundId }] = (await flow.db.query<{ id: string }>("SELECT id FROM inbound_events")) as [{ id: string }];
       // The retry re-sends the signal under the same event id, so Inngest runs it once.
-      expect(harness.named("batch/signal.received").map((event) => event.id)).toEqual([`signal:${inboundId}`]);
+      expect(flow.harness.named("batch/signal.received").map((event) => event.id)).toEqual([`signal:${inboundId}`]);
 
-      await harness.drain({ maxRuns: 400 });
+      await flow.harness.drain({ maxRuns: 400 });
     });
 
-    const jobs = await testDb.db.query<{ provider: string; outcome: string; settled_by: string }>(
+    const jobs = await flow.db.query<{ provider: string; outcome: string; settled_by: string }>(
       "SELECT provider, outcome, settled_by FROM jobs ORDER BY provider",
     );
     expect(jobs).toEqual([
       { provider: "openai", outcome: "completed", settled_by: "signal" },
       { provider: "simulated", outcome: "completed", settled_by: "poll" },
     ]);
-    const [applied] = await testDb.db.query<{ applied_at: Date | null }>("SELECT applied_at FROM inbound_events");
+    const [applied] = await flow.db.query<{ applied_at: Date | null }>("SELECT applied_at FROM inbound_events");
     expect(applied!.applied_at).toBeInstanceOf(Date);
-    expect(fakeOpenAI.requests.some((request) => request.startsWith(`GET /v1/batches/${OPENAI_BATCH}`))).toBe(true);
-    expect(harness.named("batch/settled")).toHaveLength(2);
+    expect(flow.openai.requests.some((request) => request.startsWith(`GET /v1/batches/${OPENAI_BATCH}`))).toBe(true);
+    expect(flow.harness.named("batch/settled")).toHaveLength(2);
 
-    expect(receiver.received).toHaveLength(SUBSCRIBERS + 1);
-    expect(receiver.received.filter((request) => request.verified === null)).toEqual([]);
+    expect(flow.receiver.received).toHaveLength(SUBSCRIBERS + 1);
+    expect(flow.receiver.received.filter((request) => request.verified === null)).toEqual([]);
     const bySubscriber = new Map<unknown, number>();
-    for (const request of receiver.received) {
+    for (const request of flow.receiver.received) {
       const subscriber = (request.verified!.metadata as { subscriber: unknown }).subscriber;
       bySubscriber.set(subscriber, (bySubscriber.get(subscriber) ?? 0) + 1);
     }
     expect(Object.fromEntries(bySubscriber)).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, openai: 1 });
 
-    const openaiEvent = receiver.received.find((request) => request.verified!.provider === "openai")!.verified!;
+    const openaiEvent = flow.receiver.received.find((request) => request.verified!.provider === "openai")!.verified!;
     expect(openaiEvent).toMatchObject({ type: "batch.completed", id: OPENAI_BATCH, status: "completed", requestCounts: { total: 10, completed: 9, failed: 1 } });
-    const simEvents = receiver.received.filter((request) => request.verified!.provider === "simulated").map((request) => request.verified!);
+    const simEvents = flow.receiver.received.filter((request) => request.verified!.provider === "simulated").map((request) => request.verified!);
     expect(simEvents.every((event) => event.id === SIM_BATCH && event.type === "batch.completed")).toBe(true);
 
-    const deliveries = await testDb.db.query<{ id: string; status: string }>("SELECT id, status FROM deliveries");
+    const deliveries = await flow.db.query<{ id: string; status: string }>("SELECT id, status FROM deliveries");
     expect(deliveries).toHaveLength(SUBSCRIBERS + 1);
     expect(deliveries.every((delivery) => delivery.status === "delivered")).toBe(true);
-    expect(new Set(receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set(deliveries.map((delivery) => delivery.id)));
+    expect(new Set(flow.receiver.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set(deliveries.map((delivery) => delivery.id)));
   });
 });

@@ -33,23 +33,6 @@ export function recordingSender(): { send: EventSender; events: OutgoingEvent[];
   };
 }
 
-/** Sets environment variables for the duration of `work`, restoring the previous values after. */
-export async function withEnv<T>(vars: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
-  const previous = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  const apply = (values: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(values)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(vars);
-  try {
-    return await work();
-  } finally {
-    apply(previous);
-  }
-}
-
 /**
  * Verifies one Standard Webhooks request with the reference library as a receiver would at
  * `at` (epoch ms; the library reads Date.now() for its 5-minute tolerance). Throws if it fails.

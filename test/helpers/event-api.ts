@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** One event as Inngest's event API received it. */
@@ -19,45 +19,55 @@ export interface EventApiStandIn {
   close(): Promise<void>;
 }
 
+export interface EventRecorder {
+  /** The base URL, also set as INNGEST_BASE_URL until {@link EventRecorder.close}. */
+  url: string;
+  close(): Promise<void>;
+}
+
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
 }
 
+function answer(response: ServerResponse, status: number, body: Record<string, unknown>): void {
+  response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ ...body, status }));
+}
+
 /**
- * A small local stand-in for Inngest's event API: answers `POST /e/<key>` the way Inngest does
- * and records the events, so tests can assert what was sent without an Inngest server. It points
- * INNGEST_BASE_URL at itself (the client reads it on every send; INNGEST_DEV=1 is set by the test
- * setup) and restores the previous value on close.
+ * The HTTP side of a local stand-in for Inngest's event API: answers `POST /e/<key>` the way
+ * Inngest does and hands each request's events to `receive`. It points INNGEST_BASE_URL at itself
+ * (the client reads it on every send; INNGEST_DEV=1 is set by the test setup) and restores the
+ * previous value on close. While `unavailable()` is true it answers 503, as an Inngest that is down.
  */
-export async function startEventApiStandIn(): Promise<EventApiStandIn> {
-  const events: RecordedEvent[] = [];
+export async function startEventRecorder(options: {
+  receive(events: RecordedEvent[]): void;
+  unavailable?: () => boolean;
+}): Promise<EventRecorder> {
+  let received = 0;
   const server = createServer(async (request, response) => {
-    if (request.method !== "POST" || !request.url?.startsWith("/e/")) {
-      response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "not found" }));
-      return;
-    }
+    const body = await readBody(request);
+    if (options.unavailable?.()) return answer(response, 503, { error: "unavailable" });
+    if (request.method !== "POST" || !request.url?.startsWith("/e/")) return answer(response, 404, { error: "not found" });
+    let events: RecordedEvent[];
     try {
-      const payload: unknown = JSON.parse(await readBody(request));
-      const received = (Array.isArray(payload) ? payload : [payload]) as RecordedEvent[];
-      events.push(...received);
-      response
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ ids: received.map((event, index) => event.id ?? `standin-${events.length + index}`), status: 200 }));
+      const payload: unknown = JSON.parse(body);
+      events = (Array.isArray(payload) ? payload : [payload]) as RecordedEvent[];
     } catch {
-      response.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid JSON", status: 400 }));
+      return answer(response, 400, { error: "invalid JSON" });
     }
+    options.receive(events);
+    received += events.length;
+    answer(response, 200, { ids: events.map((event, index) => event.id ?? `standin-${received + index}`) });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const previous = process.env.INNGEST_BASE_URL;
   process.env.INNGEST_BASE_URL = url;
 
   return {
     url,
-    events,
-    named: (name) => events.filter((event) => event.name === name),
     async close() {
       if (process.env.INNGEST_BASE_URL === url) {
         if (previous === undefined) delete process.env.INNGEST_BASE_URL;
@@ -66,6 +76,18 @@ export async function startEventApiStandIn(): Promise<EventApiStandIn> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** A stand-in for Inngest's event API that records every event it receives, so tests can assert what was sent. */
+export async function startEventApiStandIn(): Promise<EventApiStandIn> {
+  const events: RecordedEvent[] = [];
+  const recorder = await startEventRecorder({ receive: (received) => events.push(...received) });
+  return {
+    url: recorder.url,
+    events,
+    named: (name) => events.filter((event) => event.name === name),
+    close: () => recorder.close(),
   };
 }
 

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { now } from "@/lib/clock";
+import { replaceEnv } from "./env";
 
 export interface FakeBatch {
   status: string;
@@ -58,9 +59,7 @@ export async function startFakeOpenAI() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  const previous = { key: process.env.OPENAI_API_KEY, url: process.env.OPENAI_BASE_URL };
-  process.env.OPENAI_API_KEY = "sk-test-fake";
-  process.env.OPENAI_BASE_URL = baseUrl;
+  const restoreEnv = replaceEnv({ OPENAI_API_KEY: "sk-test-fake", OPENAI_BASE_URL: baseUrl });
 
   return {
     baseUrl,
@@ -85,10 +84,7 @@ export async function startFakeOpenAI() {
       return { release, reached: arrived };
     },
     async close() {
-      process.env.OPENAI_API_KEY = previous.key;
-      process.env.OPENAI_BASE_URL = previous.url;
-      if (previous.key === undefined) delete process.env.OPENAI_API_KEY;
-      if (previous.url === undefined) delete process.env.OPENAI_BASE_URL;
+      restoreEnv();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,15 +1,10 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { InngestTestEngine, mockCtx } from "@inngest/test";
 import type { InngestFunction } from "inngest";
 import { functions } from "@/inngest/functions";
 import { now, setClock } from "@/lib/clock";
+import { startEventRecorder, type EventRecorder, type RecordedEvent } from "./event-api";
 
-export interface RecordedEvent {
-  id?: string;
-  name: string;
-  data: Record<string, unknown>;
-}
+export type { RecordedEvent } from "./event-api";
 
 export interface FunctionRun {
   functionId: string;
@@ -31,7 +26,7 @@ export class InngestHarness {
   readonly runs: FunctionRun[] = [];
   private readonly pending: RecordedEvent[] = [];
   private readonly seenIds = new Set<string>();
-  private server?: Server;
+  private eventApi?: EventRecorder;
   private fakeNow: number;
   /** When set, event sends fail with 503 (Inngest unreachable). */
   failSends = false;
@@ -41,36 +36,22 @@ export class InngestHarness {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return this.eventApi!.url;
   }
 
   /** Starts the stand-in event API, points the Inngest client at it and freezes the clock. */
   async start(): Promise<this> {
-    this.server = createServer((request, response) => {
-      let body = "";
-      request.on("data", (chunk) => (body += chunk));
-      request.on("end", () => {
-        if (this.failSends || !request.url?.startsWith("/e/")) {
-          response.writeHead(this.failSends ? 503 : 404, { "content-type": "application/json" });
-          response.end(JSON.stringify({ error: "unavailable", status: this.failSends ? 503 : 404 }));
-          return;
-        }
-        const events = [JSON.parse(body)].flat() as RecordedEvent[];
-        for (const event of events) this.accept(event);
-        response.writeHead(200, { "content-type": "application/json" });
-        response.end(JSON.stringify({ ids: events.map((event) => event.id ?? ""), status: 200 }));
-      });
+    this.eventApi = await startEventRecorder({
+      receive: (events) => events.forEach((event) => this.accept(event)),
+      unavailable: () => this.failSends,
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    process.env.INNGEST_BASE_URL = this.url;
     setClock(() => this.fakeNow);
     return this;
   }
 
   async stop(): Promise<void> {
     setClock();
-    delete process.env.INNGEST_BASE_URL;
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.eventApi?.close();
   }
 
   /** Moves the fake clock forward. */

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { ANTHROPIC_STATUS_MAP } from "@/lib/providers/anthropic";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { jsonlRoute } from "./helpers/fake-server";
 
 /** Anthropic Message Batches through @anthropic-ai/sdk against a local fake of the API. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ ANTHROPIC_API_KEY: "sk-ant-test", ANTHROPIC_BASE_URL: server.url });
-});
+const server = useFakeProvider((url) => ({ ANTHROPIC_API_KEY: "sk-ant-test", ANTHROPIC_BASE_URL: url }));
 
 const BATCH_ID = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF";
 const BATCH_PATH = `/v1/messages/batches/${BATCH_ID}`;

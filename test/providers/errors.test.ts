@@ -1,22 +1,17 @@
 import { createServer } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { getProvider, ProviderError, type ProviderName } from "@/lib/providers";
 import { parseRetryAfterMs, providerErrorFromStatus, toProviderError } from "@/lib/providers/errors";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { sendJson, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { setEnv } from "./helpers/env";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { sendJson } from "./helpers/fake-server";
 
 /**
  * Every transport — the openai, Anthropic and Mistral SDKs and plain fetch (Gemini, Together, xAI) —
  * must turn the same HTTP failure into the same ProviderError.
  */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = useFakeProvider();
 
 interface Transport {
   provider: ProviderName;

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { GEMINI_STATUS_MAP } from "@/lib/providers/gemini";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { jsonlRoute } from "./helpers/fake-server";
 
 /** Gemini Batch Mode over REST: a fake of `GET /v1beta/batches/{id}` (an Operation) and file downloads. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ GEMINI_API_KEY: "gemini-test-key", GEMINI_BASE_URL: server.url });
-});
+const server = useFakeProvider((url) => ({ GEMINI_API_KEY: "gemini-test-key", GEMINI_BASE_URL: url }));
 
 const BATCH_PATH = "/v1beta/batches/123456";
 

@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { MISTRAL_STATUS_MAP } from "@/lib/providers/mistral";
 import { ERROR_LINES, OUTPUT_LINES } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { jsonlRoute } from "./helpers/fake-server";
 
 /** Mistral batch jobs through @mistralai/mistralai against a local fake of `/v1/batch/jobs`. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ MISTRAL_API_KEY: "mistral-test-key", MISTRAL_BASE_URL: server.url });
-});
+const server = useFakeProvider((url) => ({ MISTRAL_API_KEY: "mistral-test-key", MISTRAL_BASE_URL: url }));
 
 const JOB_ID = "b8f5c0a2-8f5e-4e8a-9d3c-0c1f2d3e4f5a";
 const JOB_PATH = `/v1/batch/jobs/${JOB_ID}`;

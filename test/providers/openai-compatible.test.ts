@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { getProvider, ProviderError, type ProviderName, type UnifiedStatus } from "@/lib/providers";
 import { OPENAI_BATCH_STATUS_MAP } from "@/lib/providers/openai-batch";
 import { CREATED_AT, ERROR_LINES, OUTPUT_LINES, openAIBatch } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { setEnv } from "./helpers/env";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { jsonlRoute } from "./helpers/fake-server";
 
 /**
  * OpenAI, Azure OpenAI and Groq share OpenAI's batch object; each is driven through the real openai
  * SDK against a local fake, reached through the provider's own base-URL convention.
  */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = useFakeProvider();
 
 interface Flavour {
   provider: ProviderName;

@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { getProvider, JOB_KINDS, type UnifiedStatus } from "@/lib/providers";
 import { OPENAI_EVAL_RUN_STATUS_MAP, OPENAI_FINE_TUNING_STATUS_MAP, OPENAI_RESPONSE_STATUS_MAP } from "@/lib/providers/openai";
 import { evalRun, fineTuningJob, openAIResponse } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
 
 /** OpenAI's non-batch kinds: background responses, fine-tuning jobs and eval runs, via the openai SDK. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${server.url}/v1` });
-});
+const server = useFakeProvider((url) => ({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${url}/v1` }));
 
 const TERMINAL = new Set<UnifiedStatus>(["completed", "failed", "expired", "cancelled"]);
 const openai = () => getProvider("openai");

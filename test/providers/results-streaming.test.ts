@@ -1,25 +1,18 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { beforeEach, expect, test } from "vitest";
 import { getProvider, type BatchResult } from "@/lib/providers";
 import { openAIBatch } from "./fixtures/openai";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { setEnv } from "./helpers/env";
+import { useFakeProvider } from "./helpers/fake-provider";
 
 /**
  * results() must stream: the first result reaches the caller while the provider is still sending,
  * and stopping early hangs up instead of downloading the rest.
  */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
+const server = useFakeProvider((url) => ({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${url}/v1` }));
 beforeEach(() => {
-  server.reset();
-  setEnv({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: `${server.url}/v1` });
   server.json("GET /v1/batches/batch_big", openAIBatch("completed", { id: "batch_big", output_file_id: "file-big", error_file_id: null }));
 });
 

@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { TOGETHER_STATUS_MAP } from "@/lib/providers/together";
 import { ERROR_LINES, OUTPUT_LINES } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { jsonlRoute, startFakeServer, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { jsonlRoute } from "./helpers/fake-server";
 
 /** Together's batch API over fetch against a local fake of `/v1/batches/{id}`. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ TOGETHER_API_KEY: "together-test-key", TOGETHER_BASE_URL: `${server.url}/v1` });
-});
+const server = useFakeProvider((url) => ({ TOGETHER_API_KEY: "together-test-key", TOGETHER_BASE_URL: `${url}/v1` }));
 
 const BATCH_ID = "01234567-8901-2345-6789-012345678901";
 

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { deriveXaiPhase, XAI_STATUS_MAP, type XaiPhase } from "@/lib/providers/xai";
 import { collect } from "./helpers/collect";
-import { isolateProviderEnv, setEnv } from "./helpers/env";
-import { startFakeServer, sendJson, type FakeServer } from "./helpers/fake-server";
+import { useFakeProvider } from "./helpers/fake-provider";
+import { sendJson } from "./helpers/fake-server";
 
 /** xAI batches over fetch: the status is derived from counts and timestamps; results are paginated. */
 
-isolateProviderEnv();
-let server: FakeServer;
-beforeAll(async () => {
-  server = await startFakeServer();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  server.reset();
-  setEnv({ XAI_API_KEY: "xai-test-key", XAI_BASE_URL: `${server.url}/v1` });
-});
+const server = useFakeProvider((url) => ({ XAI_API_KEY: "xai-test-key", XAI_BASE_URL: `${url}/v1` }));
 
 const BATCH_ID = "batch_f4b1c9a2";
 const PAST = "2020-01-01T00:00:00Z";

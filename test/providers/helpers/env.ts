@@ -1,4 +1,5 @@
 import { afterEach } from "vitest";
+import { applyEnv } from "../../helpers/env";
 
 /**
  * Sets environment variables for one test and restores them afterwards. Providers read
@@ -7,18 +8,12 @@ import { afterEach } from "vitest";
 const saved = new Map<string, string | undefined>();
 
 export function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [name, value] of Object.entries(vars)) {
-    if (!saved.has(name)) saved.set(name, process.env[name]);
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  for (const name of Object.keys(vars)) if (!saved.has(name)) saved.set(name, process.env[name]);
+  applyEnv(vars);
 }
 
 export function restoreEnv(): void {
-  for (const [name, value] of saved) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  applyEnv(Object.fromEntries(saved));
   saved.clear();
 }
 
