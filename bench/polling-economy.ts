@@ -1,8 +1,10 @@
 /**
  * Polling economy: how many polls (and Inngest steps) each poll schedule spends per batch, and how
- * late it notices that a batch finished, over the same seeded simulated batches.
+ * late it notices that a batch finished, over the same seeded simulated batches (bench/workload.ts).
  *
- *   npx tsx bench/polling-economy.ts --seed 1 --batches 10000 [--variant stall-heavy] [--json]
+ *   npx tsx bench/polling-economy.ts --seed 1 --batches 10000 [--variant NAME|all] [--json]
+ *
+ * `--variant all` runs every workload variant (WORKLOAD_VARIANTS) and prints one line each.
  *
  * Strategies (all see the batch through SimulatedBatch.observe and stop at the first terminal
  * observation; detection delay = that poll's time − the batch's end):
@@ -18,8 +20,8 @@
  * Each poll is one step.run + one step.sleep = 2 Inngest steps; a run hands over to a fresh run
  * (continue-as-new) every 400 polls, well below Inngest's 1,000-step limit.
  *
- * Simulation jumps from poll to poll (never per second): 10,000 batches take well under a second
- * for the fixed schedules and a few hundred ms for batchwatch.
+ * The simulation jumps from poll to poll (never second by second): 10,000 batches take about a
+ * second in all.
  */
 import { pathToFileURL } from "node:url";
 import { nextPollDelay, type PollHistory, type PollObservation } from "../lib/polling";
@@ -277,6 +279,23 @@ export function formatPollingEconomy(r: PollingEconomyReport): string {
   return lines.join("\n");
 }
 
+/** One line per workload variant: the targets' measurements. */
+export function formatVariantSummary(reports: PollingEconomyReport[]): string {
+  const pad = (x: string | number, n: number) => String(x).padStart(n);
+  const lines = [
+    `${"variant".padEnd(18)}${pad("polls/60s", 10)}${pad("p95 s", 8)}${pad("60s p95", 9)}${pad("native/60s", 11)}${pad("targets", 9)}`,
+  ];
+  for (const r of reports) {
+    const s = r.strategies;
+    lines.push(
+      `${r.variant.padEnd(18)}${pad(s.batchwatch.pollsVsFixed60s.toFixed(3), 10)}${pad(s.batchwatch.detectionDelaySeconds.p95.toFixed(1), 8)}` +
+        `${pad(s["cron-60s"].detectionDelaySeconds.p95.toFixed(1), 9)}${pad(s["batchwatch-native"].pollsVsFixed60s.toFixed(4), 11)}` +
+        `${pad(r.allTargetsMet ? "met" : "MISSED", 9)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
 function parseArgs(argv: string[]): PollingEconomyOptions & { json: boolean } {
   const get = (flag: string) => {
     const i = argv.indexOf(flag);
@@ -300,7 +319,12 @@ const isMain = (() => {
 
 if (isMain) {
   const { json, ...options } = parseArgs(process.argv.slice(2));
-  const report = runPollingEconomy(options);
-  console.log(json ? JSON.stringify(report, null, 2) : formatPollingEconomy(report));
-  process.exitCode = report.allTargetsMet ? 0 : 1;
+  if (options.variant === "all") {
+    const reports = Object.keys(WORKLOAD_VARIANTS).map((variant) => runPollingEconomy({ ...options, variant }));
+    console.log(json ? JSON.stringify(reports, null, 2) : `seed ${options.seed}, ${options.batches} batches each\n${formatVariantSummary(reports)}`);
+  } else {
+    const report = runPollingEconomy(options);
+    console.log(json ? JSON.stringify(report, null, 2) : formatPollingEconomy(report));
+    process.exitCode = report.allTargetsMet ? 0 : 1;
+  }
 }

@@ -2,35 +2,37 @@
  * When to poll a provider's batch next: a pure, deterministic function of what has been seen.
  *
  * The durable watcher polls, appends the observation, calls {@link nextPollDelay} and
- * `step.sleep`s for the result. The schedule is built from a few principles:
+ * `step.sleep`s for the result. The schedule follows a few principles (knobs in
+ * {@link POLLING_POLICY}; measured by bench/polling-economy.ts):
  *
- * 1. Scale with age. A batch's phases last in proportion to how long it has already run (a batch
- *    that has run for 6 hours will not finish its last phase in 5 seconds; one created 40 s ago
- *    might fail any second), so when nothing better is known the delay is a fraction of the
- *    batch's age. Young batches are therefore polled every few tens of seconds — the few percent
- *    that fail do so within minutes — and a quiet batch backs off geometrically.
- * 2. Trust progress, cautiously. From request counts (completed + failed over total) or a
- *    `progress` fraction the completion rate is estimated — optimistically, the faster of the
- *    long-run and the latest rate, because polling early costs one poll while polling late costs
- *    detection delay — and the next poll goes halfway to the predicted end, then just after it.
- *    The halving makes the number of polls logarithmic in the remaining time and tolerates rate
- *    errors of up to 2x.
- * 3. Back off while nothing moves: the delay grows with the length of the stall, up to a fraction
- *    of the age and an absolute cap, so a stall that ends in a burst is still caught before the
- *    burst and the finalizing phase are over.
- * 4. The end is near in `finalizing` and `cancelling`: poll briskly (seconds for young batches,
- *    at most every 30 s).
- * 5. Never sleep past `expiresAt` (+ a small margin): by then the batch must be terminal. Past
- *    it, poll briskly until the provider admits it.
- * 6. With `nativeSignals` (a verified provider webhook is live) completion arrives by webhook, so
- *    polling is only a safety net for a lost webhook: the delay doubles from 15 minutes to every
- *    2 hours (30 minutes while finalizing/cancelling), so a lost webhook costs at most ~2 hours
- *    of detection delay at about 1/100 of a 60-second poll's cost over a day.
+ * 1. Scale with age. A batch's phases last in proportion to how long it has run, so without better
+ *    information the wait is a fraction of the batch's age, never below ~1 minute (55 s): a young
+ *    batch is polled about once a minute for its first minutes (the few percent that fail, fail
+ *    then) and an old one every few minutes to hours.
+ * 2. Trust progress, cautiously. From request counts ((completed + failed) / total) or `progress`
+ *    the end of the run is predicted — optimistically, from the fastest of the long-run pace and
+ *    the last few movements, since polling early costs a poll and polling late costs detection
+ *    delay — and approached geometrically (65% of the way each time), landing just after it.
+ *    While progressing, a wait never exceeds 30% of the age (2 h at most): a batch that progresses,
+ *    stalls and then bursts must not be slept through. A sudden speed-up, or progress resuming
+ *    after a stall, is re-measured after half the last interval; a slow-down is treated as a
+ *    possible stall. Coarse counts are read with their step (1/total): no change is only a stall
+ *    once two steps were due, and the last step's wide window gets at most ~10 polls.
+ * 3. Back off while nothing moves: the wait grows with the length of the stall (×1.5 per poll), up
+ *    to 9% of the age and 45 minutes — a burst plus finalizing lasts a few percent of the run, so
+ *    most stalls are still caught before the batch ends.
+ * 4. `finalizing` / `cancelling` mean the end is near: poll briskly, every tenth of the age between
+ *    5 and 55 s — never slower than a 60 s cron would, so detection is no later than it.
+ * 5. Never sleep past `expiresAt` (+30 s): by then the batch must be terminal. Past it, poll every
+ *    30 s to 15 min until the provider says so.
+ * 6. With `nativeSignals` (a verified provider webhook is live) completion arrives by webhook and
+ *    polling is only the safety net for a lost one: the wait equals the age, from 15 minutes up to
+ *    2 hours (30 minutes while finalizing / cancelling, when the webhook is due), so a lost webhook
+ *    is noticed within ~2 hours for ~1/60 of a 60 s poll's cost.
  *
- * The function is total: any input — empty or unsorted observations, NaN or missing fields,
- * counts with 0 total, progress going backwards, a clock behind the last observation, a
- * creation time in the future — yields a whole number of milliseconds in
- * [{@link MIN_POLL_DELAY_MS}, {@link MAX_POLL_DELAY_MS}].
+ * The function is total: any input — empty observations, NaN or missing fields, counts with a 0
+ * total, progress going backwards, a clock behind the last observation, a creation time in the
+ * future — yields a whole number of milliseconds in [MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS].
  */
 
 /** Provider-neutral batch status (mirrors the union in lib/providers/types.ts). */
@@ -75,29 +77,31 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** The policy's knobs (read-only; exported so tests and the benchmark can describe them). */
-export const POLLING_POLICY = {
+/** The policy's knobs (frozen; exported so tests and the benchmark can describe them). */
+export const POLLING_POLICY = Object.freeze({
   /** No usable observation at all: look again shortly. */
   emptyHistoryDelayMs: 10 * SECOND,
   /** Shortest wait while validating / in progress (unless landing just after a predicted end). */
-  activeFloorMs: 50 * SECOND,
+  activeFloorMs: 55 * SECOND,
   /** With nothing moving, the wait grows as this fraction of how long nothing has moved… */
   stallGrowth: 0.5,
   /** …up to this fraction of the batch's age, and this absolute cap. */
-  idleAgeFraction: 0.07,
-  idleCapMs: 60 * MINUTE,
+  idleAgeFraction: 0.09,
+  idleCapMs: 45 * MINUTE,
   /** With progress moving, the wait is at most this fraction of the age, and this cap. */
-  progressingAgeFraction: 0.25,
+  progressingAgeFraction: 0.3,
   progressingCapMs: 2 * HOUR,
   /** Go this fraction of the way to the earliest predicted end of the run… */
   approachFraction: 0.65,
   /** …until it is this close (or this fraction of the age away), then land just after it. */
   landingWindowMs: 30 * SECOND,
-  landingAgeFraction: 0.01,
+  landingAgeFraction: 0.007,
+  /** Inside the window where the run may end, look every `landing` but at most this many times. */
+  windowPolls: 10,
   /** While finalizing / cancelling: this fraction of the age, within the bounds. */
   briskAgeFraction: 0.1,
   briskMinMs: 5 * SECOND,
-  briskMaxMs: 50 * SECOND,
+  briskMaxMs: 55 * SECOND,
   /** Never sleep beyond expiresAt + this; once past it, poll within the overdue bounds. */
   expiryMarginMs: 30 * SECOND,
   overdueMinMs: 30 * SECOND,
@@ -106,7 +110,7 @@ export const POLLING_POLICY = {
   nativeMinMs: 15 * MINUTE,
   nativeMaxMs: 2 * HOUR,
   nativeBriskMs: 30 * MINUTE,
-} as const;
+} as const);
 
 const P = POLLING_POLICY;
 
@@ -193,32 +197,48 @@ function progressTrend(points: Sample[]): Trend | null {
   const quantum = last.step ?? Math.min(minStep, 0.01);
 
   const changed = points[same];
+  // The current regime starts where the last real stall ended: equal values for longer than
+  // quantisation explains — at least two steps due at the pace before it (or, with no movement
+  // before it, at the pace after it, taken one visible step short). Paces are measured within the
+  // regime, so a burst is not averaged with the stall before it.
+  let regime = start;
+  for (let i = start; i < same; ) {
+    let j = i;
+    while (j + 1 < same && points[j + 1].p === points[i].p) j++;
+    if (j > i) {
+      let pace = i > regime ? rateBetween(points[regime], points[i]) : 0;
+      if (pace === 0 && changed.at > points[j].at) {
+        pace = Math.max(0, (changed.p as number) - (points[j].p as number) - quantum) / (changed.at - points[j].at);
+      }
+      if (pace * (points[j].at - points[i].at) >= 2 * quantum) regime = j;
+    }
+    i = j + 1;
+  }
   const before = points[same - 1];
-  const longRate = rateBetween(points[start], changed);
-  // The fastest pace lately: the long-run rate or any of the last few movements, whichever is faster.
+  const longRate = rateBetween(points[regime], changed);
+  // The fastest pace lately: the regime's or any of the last few movements', whichever is faster.
+  // A movement's rate is taken one visible step short (rounding can add up to a step).
   let fastRate = longRate;
-  for (let i = same, k = 0; i > start && k < RECENT_MOVES; i--) {
-    if (points[i].p !== points[i - 1].p) {
-      fastRate = Math.max(fastRate, rateBetween(points[i - 1], points[i]));
+  for (let i = same, k = 0; i > regime && k < RECENT_MOVES; i--) {
+    const d = (points[i].p as number) - (points[i - 1].p as number);
+    const span = points[i].at - points[i - 1].at;
+    if (d > 0) {
+      if (span > 0 && d > quantum) fastRate = Math.max(fastRate, (d - quantum) / span);
       k++;
     }
   }
   if (!(fastRate > 0) || !Number.isFinite(fastRate)) return null;
 
-  // Was `before` the end of a stall? Find the run of points equal to it.
-  let stallStart = same - 1;
-  while (stallStart > start && points[stallStart - 1].p === before.p) stallStart--;
-  let resumed = false;
-  if (stallStart < same - 1) {
-    const priorRate = stallStart > start ? rateBetween(points[start], points[stallStart]) : 0;
-    resumed = priorRate === 0 || priorRate * (before.at - points[stallStart].at) >= 2 * quantum;
-  }
+  // Did the last movement end a run of equal values that was a stall — or, with no movement
+  // before it, may have been one (then the first movement may be a burst, too)?
+  let runStart = same - 1;
+  while (runStart > start && points[runStart - 1].p === before.p) runStart--;
+  const priorPace = runStart > start ? rateBetween(points[start], points[runStart]) : 0;
+  const resumed = runStart < same - 1 && (priorPace === 0 || priorPace * (before.at - points[runStart].at) >= 2 * quantum);
   // Compare the last movement with the one before it, allowing one visible step of rounding.
-  const priorRate = same - 2 >= start ? rateBetween(points[same - 2], before) : 0;
+  const priorRate = same - 2 >= regime ? rateBetween(points[same - 2], before) : 0;
   const span = changed.at - before.at;
   const moved = (changed.p as number) - (before.p as number);
-  const speeding = priorRate > 0 && span > 0 && (moved - quantum) / span > 2 * priorRate;
-  const slowing = priorRate > 0 && span > 0 && (moved + quantum) / span < 0.5 * priorRate;
   return {
     p: last.p as number,
     changedAt: changed.at,
@@ -227,8 +247,8 @@ function progressTrend(points: Sample[]): Trend | null {
     longRate: longRate > 0 ? longRate : fastRate,
     quantum,
     resumed,
-    speeding,
-    slowing,
+    speeding: priorRate > 0 && span > 0 && (moved - quantum) / span > 2 * priorRate,
+    slowing: priorRate > 0 && span > 0 && (moved + quantum) / span < 0.5 * priorRate,
   };
 }
 
@@ -273,12 +293,18 @@ function activeDelay(now: number, age: number, samples: Sample[]): number {
     const remaining = earliest - now;
     delay = remaining <= landing ? remaining + Math.max(2 * SECOND, 0.1 * remaining) : Math.max(floor, P.approachFraction * remaining);
   } else if (now <= expected) {
-    delay = landing; // inside the window where the run may end
+    // Inside the window where the run may end (for coarse counts, the whole last step): look
+    // every `landing`, but spend at most ~`windowPolls` polls on it — a wide window is as good as
+    // a stall.
+    delay = Math.max(landing, Math.min(idle, (expected - earliest) / P.windowPolls));
   } else {
     delay = Math.min(idle, Math.max(landing, P.stallGrowth * (now - expected))); // behind schedule: back off
   }
-  const progressingCap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
-  delay = Math.min(progressingCap, Math.max(P.briskMinMs, delay));
+  // Trust progress as far as it is seen moving: without movement at the last poll (a coarse count
+  // can hide a stall for long), the cap grows from the idle one with the time since the last step.
+  let cap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
+  if (!moved) cap = Math.max(idleCap, Math.min(cap, P.stallGrowth * Math.max(0, now - trend.changedAt)));
+  delay = Math.min(cap, Math.max(P.briskMinMs, delay));
   if (moved && (trend.resumed || trend.speeding)) {
     // Progress resumed after a stall, or sped up, at some moment since the previous poll: the new
     // pace (possibly a burst) is unknown. Measure it before trusting a prediction.
