@@ -1,9 +1,10 @@
 import type { Metadata } from "next";
+import { ResendButton } from "@/app/(dashboard)/_components/resend-button";
 import Link from "next/link";
 import { ActionForm } from "@/app/components/action-form";
 import { AutoRefresh } from "@/app/components/auto-refresh";
 import { requireSession } from "@/lib/auth/session";
-import { recoverDeliveriesAction, resendDeliveryAction } from "@/lib/dashboard/actions";
+import { recoverDeliveriesAction } from "@/lib/dashboard/actions";
 import {
   defaultRecoverSince,
   FAILED_DELIVERIES_SHOWN,
@@ -144,16 +145,7 @@ function DeliveryTable({
               </td>
               {withResend ? (
                 <td data-label="Action">
-                  <ActionForm
-                    action={resendDeliveryAction}
-                    submitLabel="Resend"
-                    pendingLabel="Resending…"
-                    className="inline-form"
-                    ariaLabel={`Resend delivery ${delivery.id}`}
-                  >
-                    <input type="hidden" name="deliveryId" value={delivery.id} />
-                    <input type="hidden" name="returnTo" value="/deliveries" />
-                  </ActionForm>
+                  <ResendButton deliveryId={delivery.id} returnTo="/deliveries" />
                 </td>
               ) : null}
             </tr>

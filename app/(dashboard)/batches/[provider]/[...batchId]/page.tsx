@@ -1,11 +1,10 @@
 import type { Metadata } from "next";
+import { ResendButton } from "@/app/(dashboard)/_components/resend-button";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { ReactNode } from "react";
-import { ActionForm } from "@/app/components/action-form";
 import { AutoRefresh } from "@/app/components/auto-refresh";
 import { requireSession } from "@/lib/auth/session";
-import { resendDeliveryAction } from "@/lib/dashboard/actions";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
 import { batchHref, batchIdFromSegments, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
 import { buildTimeline, deliveryDestination, destinationLabel, numberedAttempts } from "@/lib/dashboard/timeline";
@@ -185,16 +184,7 @@ function Deliveries({ page, here }: { page: BatchPage; here: string }) {
               ) : (
                 <p className="muted">No attempt yet.</p>
               )}
-              <ActionForm
-                action={resendDeliveryAction}
-                submitLabel="Resend"
-                pendingLabel="Resending…"
-                className="inline-form"
-                ariaLabel={`Resend delivery ${delivery.id}`}
-              >
-                <input type="hidden" name="deliveryId" value={delivery.id} />
-                <input type="hidden" name="returnTo" value={here} />
-              </ActionForm>
+              <ResendButton deliveryId={delivery.id} returnTo={here} />
               {payload !== undefined ? (
                 <details className="payload" open>
                   <summary>Event as sent</summary>
