@@ -13,6 +13,8 @@ export interface OutgoingEvent {
   data: Record<string, unknown>;
 }
 
+const SEND_SLICE = 100;
+
 export type EventSender = (events: OutgoingEvent[]) => Promise<void>;
 
 export const sendThroughInngest: EventSender = async (events) => {
@@ -53,11 +55,14 @@ async function sendRows(
   rows: { event_id: string; name: string; data: Record<string, unknown> }[],
   send: EventSender,
 ): Promise<number> {
-  if (rows.length === 0) return 0;
-  await send(rows.map((row) => ({ id: row.event_id, name: row.name, data: row.data })));
-  await db.query("UPDATE outbox SET sent_at = $2 WHERE event_id = ANY($1::text[])", [
-    rows.map((row) => row.event_id),
-    nowDate(),
-  ]);
+  // Inngest limits how many events one request may carry; send in slices, marking each as it lands.
+  for (let start = 0; start < rows.length; start += SEND_SLICE) {
+    const slice = rows.slice(start, start + SEND_SLICE);
+    await send(slice.map((row) => ({ id: row.event_id, name: row.name, data: row.data })));
+    await db.query("UPDATE outbox SET sent_at = $2 WHERE event_id = ANY($1::text[])", [
+      slice.map((row) => row.event_id),
+      nowDate(),
+    ]);
+  }
   return rows.length;
 }

@@ -30,7 +30,12 @@ export async function pruneRetention(db: Queryable, { olderThanDays }: { olderTh
     cutoff: cutoff.toISOString(),
     inboundEvents: await count("DELETE FROM inbound_events WHERE received_at < $1"),
     deliveryAttempts: await count("DELETE FROM delivery_attempts WHERE attempted_at < $1"),
-    jobs: await count("DELETE FROM jobs WHERE settled_at IS NOT NULL AND settled_at < $1"),
+    // A settled job stays while any of its deliveries is still in flight or recent (a late
+    // subscriber, a resend): deleting it would cascade to a delivery mid-retry.
+    jobs: await count(
+      `DELETE FROM jobs WHERE settled_at IS NOT NULL AND settled_at < $1
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND (d.status = 'pending' OR d.created_at >= $1))`,
+    ),
     testDeliveries: await count("DELETE FROM deliveries WHERE job_id IS NULL AND created_at < $1"),
     sentOutboxEvents: await count("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1"),
   };

@@ -161,3 +161,31 @@ export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>):
     ...(job.kind === "batch" ? {} : { detail: job.detail ?? null }),
   };
 }
+
+/** How long the track-batch function gets to deliver to a late subscriber before the reconciler does. */
+const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
+
+/**
+ * The reconciler's half for late subscribers: an active subscription to a settled job that still
+ * has no delivery (its track-batch run failed for good) gets one now. Idempotent, like every
+ * path into {@link createDeliveriesFor}.
+ */
+export async function deliverToLateSubscribers(db: Database, send: EventSender = sendThroughInngest): Promise<string[]> {
+  const jobs = await db.query<{ id: string }>(
+    `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
+     WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
+     LIMIT 200`,
+    [new Date(nowDate().getTime() - LATE_SUBSCRIBER_GRACE_MS)],
+  );
+  const created: string[] = [];
+  for (const { id } of jobs) {
+    const result = await db.transaction(async (tx) => {
+      const [job] = await tx.query<JobRow>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [id]);
+      return job ? createDeliveriesFor(tx, job, "subscribed_after_settlement") : { deliveryIds: [], eventIds: [] };
+    });
+    await flushOutbox(db, result.eventIds, send);
+    created.push(...result.deliveryIds);
+  }
+  return created;
+}

@@ -70,7 +70,19 @@ export async function trackBatch(
     await enqueueEvents(tx, [event]);
     return { ...result, eventId: event.id };
   });
-  await sendOrUnavailable(() => flushOutbox(db, [recorded.eventId], send));
+  try {
+    await sendOrUnavailable(() => flushOutbox(db, [recorded.eventId], send));
+  } catch (error) {
+    if (error instanceof AppError) {
+      // The subscription is recorded and its event waits in the outbox: say so, not "nothing happened".
+      throw new AppError(
+        "inngest_unavailable",
+        `the subscription ${recorded.subscription.id} is recorded, but ${error.message}; the watch starts once Inngest is reachable (repeating this request is safe)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
 }
 
@@ -227,9 +239,9 @@ async function recordFromEvent(
   db: Database,
   data: z.infer<typeof batchTrackedData> & { kind: JobKind },
 ): Promise<{ jobId: string; subscriptionId: string }> {
-  if (!data.webhookUrl && !data.endpoint) {
-    throw new AppError("invalid_request", "webhookUrl: a batch/tracked event needs webhookUrl or endpoint");
-  }
+  // The same checks as the API (kind, evalId, metadata size, provider configured, one destination).
+  const { subscriptionId: _none, ...request } = data;
+  validateTrackInput(request);
   const destination = await resolveDestination(db, data);
   const batchId = canonicalBatchId(data.provider, data.batchId);
   const result = await db.transaction((tx) => recordSubscription(tx, { ...data, batchId }, destination));

@@ -75,11 +75,11 @@ export async function pollOnce(
   const at = now();
   const adapter = getProvider(job.provider);
   const deadline = watchDeadline(job, adapter);
-  if (at > deadline) {
-    await settleJob(db, job.id, { by: "watcher", reason: "watch_timeout", message: "the provider's completion window passed without a terminal status" }, send);
-    return { action: "stop", why: "settled_now" };
-  }
+  const timeOut = (lastSnapshot: UnifiedSnapshot | null) =>
+    settleJob(db, job.id, { by: "watcher", reason: "watch_timeout", message: "the provider's completion window passed without a terminal status", lastSnapshot }, send);
 
+  // Always ask the provider first: a batch that ended just before the deadline must settle with
+  // its real outcome, not as a timeout.
   let snapshot: UnifiedSnapshot;
   try {
     snapshot = await adapter.retrieve(job.batch_id, {
@@ -89,11 +89,19 @@ export async function pollOnce(
     });
   } catch (error) {
     if (!isProviderError(error)) throw error;
+    if (at > deadline && error.retryable) {
+      await timeOut(null);
+      return { action: "stop", why: "settled_now" };
+    }
     return handlePollError(db, job, error, at, send);
   }
 
   if (snapshot.terminal) {
     await settleJob(db, job.id, { by: "poll", snapshot }, send);
+    return { action: "stop", why: "settled_now" };
+  }
+  if (at > deadline) {
+    await timeOut(snapshot);
     return { action: "stop", why: "settled_now" };
   }
   const delayMs = await recordObservation(db, job, snapshot, at, deadline, await nativeSignalsLive(db, adapter, at));
@@ -123,8 +131,8 @@ async function handlePollError(
       // A batch just created may not be readable yet everywhere: look again shortly.
       await db.query(
         `UPDATE jobs SET not_found_since = $2, next_poll_at = $3, watch_lease_until = $4, updated_at = $5
-         WHERE id = $1 AND settled_at IS NULL`,
-        [job.id, new Date(since), new Date(at + NOT_FOUND_RETRY_MS), new Date(at + NOT_FOUND_RETRY_MS + WATCH_LEASE_GRACE_MS), new Date(at)],
+         WHERE id = $1 AND settled_at IS NULL AND watch_generation = $6`,
+        [job.id, new Date(since), new Date(at + NOT_FOUND_RETRY_MS), new Date(at + NOT_FOUND_RETRY_MS + WATCH_LEASE_GRACE_MS), new Date(at), job.watch_generation],
       );
       return { action: "sleep", delayMs: NOT_FOUND_RETRY_MS, status: "not_found" };
     }

@@ -198,6 +198,7 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.trackedAt, cursor.id]), "utf8").toString("base64url");
 }
 
+const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Opaque to callers; anything that is not one of ours is an `invalid_request`. */
@@ -208,7 +209,8 @@ function decodeCursor(text: string): Cursor {
       Array.isArray(value) &&
       value.length === 2 &&
       typeof value[0] === "string" &&
-      !Number.isNaN(Date.parse(value[0])) &&
+      // Only the timestamp text we wrote (Postgres' own format), never anything Date.parse accepts.
+      POSTGRES_TIMESTAMP.test(value[0]) &&
       typeof value[1] === "string" &&
       UUID.test(value[1])
     ) {

@@ -191,6 +191,8 @@ describe("GET /api/batches", () => {
     ["?provider=skynet", 400, "unknown_provider", "skynet"],
     ["?cursor=bm90LWEtY3Vyc29y", 400, "invalid_request", "cursor"],
     ["?cursor=%%%", 400, "invalid_request", "cursor"],
+    // Well-formed, but its timestamp is not one we wrote (Postgres would reject it with a 500).
+    [`?cursor=${Buffer.from(JSON.stringify(["1", "00000000-0000-4000-8000-000000000000"])).toString("base64url")}`, 400, "invalid_request", "cursor"],
   ])("%s → %i %s", async (query, status, code, mentions) => {
     const response = await list(query);
     expect(response.status).toBe(status);

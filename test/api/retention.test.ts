@@ -26,11 +26,11 @@ describe("pruneRetention", () => {
     const recentSettled = await insertJob("recent-settled", 40, 5);
     await insertJob("old-unsettled", 60, null);
     await db.query(
-      `INSERT INTO deliveries (id, job_id, event_type, payload, created_at) VALUES
-         ('dlv_old_job', $1, 'batch.completed', '{}', $3),
-         ('dlv_recent_job', $2, 'batch.completed', '{}', $3),
-         ('dlv_old_test', NULL, 'webhook.test', '{}', $3),
-         ('dlv_new_test', NULL, 'webhook.test', '{}', now())`,
+      `INSERT INTO deliveries (id, job_id, event_type, payload, created_at, status) VALUES
+         ('dlv_old_job', $1, 'batch.completed', '{}', $3, 'delivered'),
+         ('dlv_recent_job', $2, 'batch.completed', '{}', $3, 'delivered'),
+         ('dlv_old_test', NULL, 'webhook.test', '{}', $3, 'failed'),
+         ('dlv_new_test', NULL, 'webhook.test', '{}', now(), 'delivered')`,
       [oldSettled, recentSettled, daysAgo(35)],
     );
     await db.query(
@@ -61,6 +61,23 @@ describe("pruneRetention", () => {
 
   test.each([0, -1, Number.NaN])("refuses a retention of %s days", async (days) => {
     await expect(pruneRetention(harness.db, { olderThanDays: days })).rejects.toThrow(RangeError);
+  });
+
+  test.each([
+    ["still being delivered", "pending", 35],
+    ["delivered recently (a late subscriber or a resend)", "delivered", 1],
+  ])("keeps an old settled job whose delivery is %s", async (_, status, createdDaysAgo) => {
+    const [job] = await harness.db.query<{ id: string }>(
+      "INSERT INTO jobs (provider, batch_id, tracked_at, settled_at) VALUES ('simulated', 'old-but-busy', $1, $1) RETURNING id",
+      [daysAgo(40)],
+    );
+    await harness.db.query(
+      "INSERT INTO deliveries (id, job_id, event_type, payload, created_at, status) VALUES ('dlv_busy', $1, 'batch.completed', '{}', $2, $3)",
+      [job!.id, daysAgo(createdDaysAgo), status],
+    );
+    await pruneRetention(harness.db, { olderThanDays: 30 });
+    expect(await ids("SELECT id FROM jobs")).toEqual([job!.id]);
+    expect(await ids("SELECT id FROM deliveries")).toEqual(["dlv_busy"]);
   });
 
   test("runs daily at 03:30 UTC as the prune-retention function", () => {

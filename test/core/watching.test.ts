@@ -75,6 +75,33 @@ describe("watching by polling", () => {
   });
 });
 
+describe("the watch deadline", () => {
+  test("a batch that ended just before the deadline settles with its real outcome, not watch_timeout", async () => {
+    flow.openai.setBatch("batch_late", { status: "in_progress", expiresAt: null });
+    await track("batch_late");
+    await flow.harness.drain({ only: ["track-batch"] });
+    const [watch] = flow.harness.discardPending("batch/watch.requested");
+    flow.harness.advance(24 * HOUR + WATCH_DEADLINE_MARGIN_MS + 60_000);
+    flow.openai.setBatch("batch_late", { status: "completed" });
+
+    const decision = await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number });
+    expect(decision).toEqual({ action: "stop", why: "settled_now" });
+    expect(await job()).toMatchObject({ outcome: "completed", settle_reason: null });
+  });
+
+  test("past the deadline a provider that keeps failing ends the watch as watch_timeout", async () => {
+    flow.openai.setBatch("batch_down", { status: "in_progress", expiresAt: null });
+    await track("batch_down");
+    await flow.harness.drain({ only: ["track-batch"] });
+    const [watch] = flow.harness.discardPending("batch/watch.requested");
+    flow.harness.advance(24 * HOUR + WATCH_DEADLINE_MARGIN_MS + 60_000);
+    flow.openai.failNext({ status: 503 });
+
+    await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number });
+    expect(await job()).toMatchObject({ outcome: "failed", settle_reason: "watch_timeout" });
+  });
+});
+
 describe("provider errors while watching", () => {
   test("invalid credentials settle the watch as failed with reason credentials", async () => {
     flow.openai.failNext({ status: 401 });
@@ -234,6 +261,18 @@ describe("tracking", () => {
     expect(flow.receiver.received).toHaveLength(1);
   });
 
+  test.each([
+    ["metadata over 4 KB", { metadata: { blob: "x".repeat(5000) } }],
+    ["an eval run without evalId", { kind: "eval_run" }],
+    ["a kind the provider does not offer", { provider: "simulated", batchId: "sim_1m_completed", kind: "response" }],
+  ])("a batch/tracked event from a user's app with %s fails without recording anything", async (_, fields) => {
+    flow.harness.send({ name: "batch/tracked", data: { provider: "openai", batchId: "batch_bad", webhookUrl: flow.receiver.url, ...fields } });
+    await flow.harness.drain();
+    expect(flow.harness.runs.at(-1)!.error?.name).toBe("NonRetriableError");
+    expect(await flow.db.query("SELECT id FROM subscriptions")).toEqual([]);
+    expect(await flow.db.query("SELECT id FROM jobs")).toEqual([]);
+  });
+
   test("a second tracking while a watcher is live starts no second watcher", async () => {
     flow.openai.setBatch("batch_live", { status: "in_progress" });
     const first = await track("batch_live");
@@ -265,6 +304,21 @@ describe("the reconciler", () => {
     await flow.harness.drain();
     expect(await job()).toMatchObject({ outcome: "completed" });
     expect(flow.receiver.received).toHaveLength(1);
+  });
+
+  test("delivers to a subscriber of a settled job whose track-batch run never ran", async () => {
+    flow.openai.setBatch("batch_latecomer", { status: "completed" });
+    await track("batch_latecomer");
+    await flow.harness.drain();
+    expect(flow.receiver.received).toHaveLength(1);
+
+    await track("batch_latecomer", "openai", `${flow.receiver.url}?late=1`);
+    flow.harness.discardPending("batch/tracked");
+    flow.harness.advance(10 * 60_000);
+    await flow.harness.runOnce(functionById("reconcile"), { name: "inngest/scheduled.timer", data: {} });
+    await flow.harness.drain();
+    expect(flow.receiver.received).toHaveLength(2);
+    expect(flow.harness.named("batch/settled")).toHaveLength(1);
   });
 
   test("sends deliveries that were recorded but never sent (a crash between steps)", async () => {

@@ -370,7 +370,7 @@ describe("sending again", () => {
 
     await expect(recoverFailedDeliveries(flow.db, new Date(flow.harness.now() + 60_000))).rejects.toBeInstanceOf(AppError);
     const recovered = await recoverFailedDeliveries(flow.db, since);
-    expect(recovered).toEqual({ resent: 1, deliveryIds: [recentFailure] });
+    expect(recovered).toEqual({ resent: 1, deliveryIds: [recentFailure], more: false });
     await flow.harness.drain();
 
     expect(flow.harness.named("delivery/requested").map((event) => event.data)).toEqual([{ deliveryId: recentFailure, cause: "recover" }]);
@@ -380,6 +380,33 @@ describe("sending again", () => {
     expect((await deliveryRow(recentFailure)).status).toBe("delivered");
     expect((await deliveryRow(oldFailure)).status).toBe("failed");
     expect((await deliveryRow(delivered)).status).toBe("delivered");
+  });
+
+  test("a resend while Inngest is unreachable answers inngest_unavailable and the reconciler sends it later", async () => {
+    const { deliveryIds } = await settleFor([{ webhookUrl: flow.receiver.url }], recordingSender().send);
+    const deliveryId = deliveryIds[0]!;
+    await markDeliveryFailed(flow.db, deliveryId, "gave up");
+    const unreachable: EventSender = async () => {
+      throw new Error("connect ECONNREFUSED");
+    };
+    await expect(resendDelivery(flow.db, deliveryId, unreachable)).rejects.toMatchObject({ code: "inngest_unavailable" });
+    expect((await deliveryRow(deliveryId)).status).toBe("pending");
+    expect(await query("SELECT event_id FROM outbox WHERE sent_at IS NULL AND event_id LIKE 'resend:%'")).toHaveLength(1);
+
+    flow.harness.advance(10 * 60_000);
+    await flow.harness.runOnce(functionById("reconcile"), { name: "inngest/scheduled.timer", data: {} });
+    await flow.harness.drain();
+    expect((await deliveryRow(deliveryId)).status).toBe("delivered");
+  });
+
+  test("recovering leaves failed endpoint test pings alone (a test is sent once)", async () => {
+    const endpointId = await insertEndpoint({ name: "pinged", url: `${flow.receiver.url}?ping=1`, secret: generateWebhookSecret() });
+    answers = [{ status: 500 }];
+    const since = new Date(flow.harness.now() - 1_000);
+    const { deliveryId, attempt } = await sendEndpointTest(flow.db, endpointId);
+    expect(attempt.ok).toBe(false);
+    expect((await deliveryRow(deliveryId)).status).toBe("failed");
+    expect(await recoverFailedDeliveries(flow.db, since)).toEqual({ resent: 0, deliveryIds: [], more: false });
   });
 
   test("recovering after an outage leaves no delivery pending: one whose receiver answered 410 is not resent", async () => {
