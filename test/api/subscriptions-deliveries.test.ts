@@ -90,7 +90,7 @@ describe("POST /api/deliveries/recover", () => {
     await insertDelivery("dlv_ok", "delivered");
     const response = await recoverSince({ since: new Date(Date.now() - 3_600_000).toISOString() });
     expect(response.status).toBe(202);
-    expect(response.json).toEqual({ resent: 1, deliveryIds: ["dlv_recent"] });
+    expect(response.json).toEqual({ resent: 1, deliveryIds: ["dlv_recent"], more: false });
     expect(harness.events.named("delivery/requested").map((event) => event.data)).toEqual([
       { deliveryId: "dlv_recent", cause: "recover" },
     ]);
