@@ -5,8 +5,8 @@
  * event send. Prints `READY {"port"}`.
  */
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
+import { serveAsChild } from "./child-server";
 
 const secret = process.env.OPENAI_WEBHOOK_SECRET;
 if (!secret) throw new Error("OPENAI_WEBHOOK_SECRET is required");
@@ -26,10 +26,4 @@ const server = createServer((request, response) => {
     response.writeHead(200, { "content-type": "application/json" }).end('{"received":true}');
   });
 });
-server.keepAliveTimeout = 30_000;
-server.listen(0, "127.0.0.1", () => {
-  console.log(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}`);
-});
-setInterval(() => {
-  if (process.ppid === 1) process.exit(0);
-}, 2_000).unref();
+serveAsChild(server);

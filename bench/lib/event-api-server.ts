@@ -6,7 +6,7 @@
  *   node --import tsx bench/lib/event-api-server.ts
  */
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { serveAsChild } from "./child-server";
 
 let requests = 0;
 let events = 0;
@@ -37,12 +37,4 @@ const server = createServer((request, response) => {
     response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ids, status: 200 }));
   });
 });
-server.keepAliveTimeout = 30_000;
-server.listen(0, "127.0.0.1", () => {
-  console.log(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}`);
-});
-// Never outlive the benchmark that started this process.
-process.on("disconnect", () => process.exit(0));
-setInterval(() => {
-  if (process.ppid === 1) process.exit(0);
-}, 2_000).unref();
+serveAsChild(server);

@@ -6,7 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { serveAsChild } from "./child-server";
 
 const secret = process.env.RECEIVER_SECRET ?? "";
 const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
@@ -42,10 +42,4 @@ const server = createServer((request, response) => {
     response.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end(ok ? '{"ok":true}' : '{"ok":false}');
   });
 });
-server.keepAliveTimeout = 30_000;
-server.listen(0, "127.0.0.1", () => {
-  console.log(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}`);
-});
-setInterval(() => {
-  if (process.ppid === 1) process.exit(0);
-}, 2_000).unref();
+serveAsChild(server);

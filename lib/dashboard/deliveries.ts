@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import type { Queryable } from "@/lib/db";
+import { deliverySummaryFromRow, type DeliverySummary, type DeliverySummaryRow } from "@/lib/jobs/queries";
 import type { JobKind, ProviderName } from "@/lib/providers/types";
 import { displayUrl } from "./format";
 
@@ -9,17 +10,7 @@ import { displayUrl } from "./format";
 export const FAILED_DELIVERIES_SHOWN = 100;
 export const RECENT_DELIVERIES_SHOWN = 50;
 
-export interface DeliveryListItem {
-  id: string;
-  eventType: string;
-  status: string;
-  attemptCount: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  lastAttemptAt: string | null;
-  deliveredAt: string | null;
-  failedAt: string | null;
-  createdAt: string;
+export interface DeliveryListItem extends DeliverySummary {
   /** The job it reports on; null for endpoint test deliveries. */
   job: { provider: ProviderName; kind: JobKind; batchId: string } | null;
   destination: string;
@@ -33,17 +24,7 @@ export interface DeliveriesOverview {
   pending: number;
 }
 
-interface DeliveryListRow {
-  id: string;
-  event_type: string;
-  status: string;
-  attempt_count: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  last_attempt_at: Date | null;
-  delivered_at: Date | null;
-  failed_at: Date | null;
-  created_at: Date;
+interface DeliveryListRow extends DeliverySummaryRow {
   provider: ProviderName | null;
   kind: JobKind | null;
   batch_id: string | null;
@@ -59,22 +40,9 @@ const SELECT_DELIVERIES = `
   LEFT JOIN subscriptions s ON s.id = d.subscription_id
   LEFT JOIN endpoints e ON e.id = COALESCE(d.endpoint_id, s.endpoint_id)`;
 
-function iso(value: Date | string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
-}
-
 function listItem(row: DeliveryListRow): DeliveryListItem {
   return {
-    id: row.id,
-    eventType: row.event_type,
-    status: row.status,
-    attemptCount: row.attempt_count,
-    lastStatusCode: row.last_status_code,
-    lastError: row.last_error,
-    lastAttemptAt: iso(row.last_attempt_at),
-    deliveredAt: iso(row.delivered_at),
-    failedAt: iso(row.failed_at),
-    createdAt: iso(row.created_at)!,
+    ...deliverySummaryFromRow(row),
     job: row.provider && row.kind && row.batch_id ? { provider: row.provider, kind: row.kind, batchId: row.batch_id } : null,
     destination: row.endpoint_name
       ? `endpoint ${row.endpoint_name}`

@@ -7,6 +7,7 @@ import { parseOrThrow } from "@/lib/http";
 import { validateWebhookUrl } from "@/lib/security/destination-policy";
 import { encryptSecret } from "@/lib/security/secret-box";
 import { decodeSecret, generateWebhookSecret, SECRET_PREFIX } from "@/lib/webhooks/standard-webhooks";
+import { iso } from "@/lib/jobs/store";
 
 /**
  * Named webhook endpoints: a URL plus a signing secret that batchwatch generates (or is given),
@@ -60,11 +61,6 @@ interface EndpointRow {
 // Never `SELECT *`: the encrypted secrets stay out of every read that is not signing.
 const VIEW_COLUMNS = `id, name, url, disabled_at, disabled_reason, consecutive_failures, last_success_at,
   first_failure_at, previous_secret_expires_at, created_at, updated_at`;
-
-function iso(value: Date | string | null): string | null {
-  if (value === null) return null;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
 
 function endpointView(row: EndpointRow): EndpointView {
   // An expired previous secret is no longer in use, so it is not reported as a rotation.

@@ -2,7 +2,7 @@ import { canonicalBatchId } from "@/lib/providers";
 import type { Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
-import type { JobRow, SubscriptionRow } from "./store";
+import { iso, type JobRow, type SubscriptionRow } from "./store";
 
 /**
  * The read side of jobs: the views the API returns (never a secret, dates as ISO strings) and the
@@ -57,11 +57,9 @@ export interface DeliveryAttemptView {
   responseBody: string | null;
 }
 
-export interface DeliveryView {
+/** What every view of a delivery shows: its state and its last attempt. */
+export interface DeliverySummary {
   id: string;
-  jobId: string | null;
-  subscriptionId: string | null;
-  endpointId: string | null;
   eventType: string;
   status: string;
   attemptCount: number;
@@ -71,6 +69,12 @@ export interface DeliveryView {
   deliveredAt: string | null;
   failedAt: string | null;
   createdAt: string;
+}
+
+export interface DeliveryView extends DeliverySummary {
+  jobId: string | null;
+  subscriptionId: string | null;
+  endpointId: string | null;
   attempts: DeliveryAttemptView[];
 }
 
@@ -92,11 +96,6 @@ export interface JobDetail {
 // ---------------------------------------------------------------------------------------------
 
 type Timestamp = Date | string | null;
-
-function iso(value: Timestamp): string | null {
-  if (value === null || value === undefined) return null;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
 
 export function jobViewFromRow(row: JobRow): JobView {
   return {
@@ -144,11 +143,9 @@ export function subscriptionViewFromRow(row: SubscriptionRow & { endpoint_name?:
 export const SUBSCRIPTION_SELECT = `SELECT s.*, e.name AS endpoint_name
   FROM subscriptions s LEFT JOIN endpoints e ON e.id = s.endpoint_id`;
 
-interface DeliveryRow {
+/** The `deliveries` columns behind a {@link DeliverySummary}. */
+export interface DeliverySummaryRow {
   id: string;
-  job_id: string | null;
-  subscription_id: string | null;
-  endpoint_id: string | null;
   event_type: string;
   status: string;
   attempt_count: number;
@@ -158,6 +155,27 @@ interface DeliveryRow {
   delivered_at: Timestamp;
   failed_at: Timestamp;
   created_at: Timestamp;
+}
+
+interface DeliveryRow extends DeliverySummaryRow {
+  job_id: string | null;
+  subscription_id: string | null;
+  endpoint_id: string | null;
+}
+
+export function deliverySummaryFromRow(row: DeliverySummaryRow): DeliverySummary {
+  return {
+    id: row.id,
+    eventType: row.event_type,
+    status: row.status,
+    attemptCount: row.attempt_count,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    lastAttemptAt: iso(row.last_attempt_at),
+    deliveredAt: iso(row.delivered_at),
+    failedAt: iso(row.failed_at),
+    createdAt: iso(row.created_at)!,
+  };
 }
 
 interface AttemptRow {
@@ -341,19 +359,10 @@ export async function getJobDetail(
     job,
     subscriptions: subscriptions.map(subscriptionViewFromRow),
     deliveries: deliveries.map((row) => ({
-      id: row.id,
+      ...deliverySummaryFromRow(row),
       jobId: row.job_id,
       subscriptionId: row.subscription_id,
       endpointId: row.endpoint_id,
-      eventType: row.event_type,
-      status: row.status,
-      attemptCount: row.attempt_count,
-      lastStatusCode: row.last_status_code,
-      lastError: row.last_error,
-      lastAttemptAt: iso(row.last_attempt_at),
-      deliveredAt: iso(row.delivered_at),
-      failedAt: iso(row.failed_at),
-      createdAt: iso(row.created_at)!,
       attempts: attemptsByDelivery.get(row.id) ?? [],
     })),
     events: events.map((row) => ({ at: iso(row.at)!, type: row.type, detail: row.detail ?? {} })),

@@ -89,6 +89,10 @@ export async function recordJobEvent(
   ]);
 }
 
-export function iso(value: Date | null): string | null {
-  return value ? value.toISOString() : null;
+/** A timestamp as the drivers return it (Date, or text when selected as text) in ISO-8601. */
+export function iso(value: Date | string): string;
+export function iso(value: Date | string | null | undefined): string | null;
+export function iso(value: Date | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return (value instanceof Date ? value : new Date(value)).toISOString();
 }
