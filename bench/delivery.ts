@@ -1,6 +1,6 @@
 /**
  * Delivery:
- * 1. Signing: `signPayload` (lib/webhooks/standard-webhooks.ts) against raw node:crypto
+ * 1. Signing: `signPayload` (lib/security/standard-webhooks.ts) against raw node:crypto
  *    `createHmac` over the same bodies, in alternating blocks; the ratio is of signatures per
  *    CPU-second, against the faster of two raw variants.
  * 2. Signed deliveries per second through the real delivery code — `attemptDelivery` on a
@@ -58,7 +58,7 @@ interface SigningResult {
  * block's wall time depends on who else ran; its CPU time hardly does.
  */
 async function benchSigning(quick: boolean): Promise<SigningResult> {
-  const { signPayload } = await import("@/lib/webhooks/standard-webhooks");
+  const { signPayload } = await import("@/lib/security/standard-webhooks");
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   const key = Buffer.from(secret.slice("whsec_".length), "base64");
   const bodies = deliveryBodies(1000);
@@ -167,8 +167,8 @@ export async function runDelivery(databaseUrl: string, options: SectionOptions):
   const [{ openDatabase }, { migrate }, { createEndpoint }, { attemptDelivery }] = await Promise.all([
     import("@/lib/db"),
     import("@/lib/db/migrations"),
-    import("@/lib/endpoints/store"),
-    import("@/lib/deliveries/attempt"),
+    import("@/lib/deliver/endpoints"),
+    import("@/lib/deliver/attempt"),
   ]);
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
   const receiver = await startTsChild<{ port: number }>("receiver", "bench/lib/receiver-server.ts", { RECEIVER_SECRET: secret });

@@ -92,7 +92,7 @@ async function runInProcess(ctx: HttpContext, options: SectionOptions, started: 
   process.env.BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS = "1";
   const { openDatabase } = await import("@/lib/db");
   const { migrate } = await import("@/lib/db/migrations");
-  const { trackBatch } = await import("@/lib/tracking");
+  const { trackBatch } = await import("@/lib/track/tracking");
   // The Inngest client copies the environment when it is created, possibly earlier in this process.
   (await import("@/inngest/client")).inngest.setEnvVars();
   const db = await openDatabase({ driver: "pg", url: ctx.databaseUrl });

@@ -1,7 +1,7 @@
 import { eventType } from "inngest";
 import { z } from "zod";
 import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES } from "@/lib/providers/types";
-import { OUTCOMES, SETTLE_REASONS } from "@/lib/unified-event";
+import { OUTCOMES, SETTLE_REASONS } from "@/lib/deliver/unified-event";
 
 /**
  * Every event batchwatch sends or receives, typed with zod. Inngest validates incoming event data

@@ -2,7 +2,7 @@ import { RetryAfterError } from "inngest";
 import { inngest } from "@/inngest/client";
 import { deliveryRequested } from "@/inngest/events";
 import { getDb } from "@/lib/db";
-import { attemptDelivery, markDeliveryFailed } from "@/lib/deliveries/attempt";
+import { attemptDelivery, markDeliveryFailed } from "@/lib/deliver/attempt";
 
 /** 20 retries at 30 s doubling to 4 h span about two days before a delivery is given up. */
 export const DELIVERY_RETRIES = 20;

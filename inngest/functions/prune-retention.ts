@@ -1,7 +1,7 @@
 import { inngest } from "@/inngest/client";
 import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
-import { pruneRetention } from "@/lib/retention";
+import { pruneRetention } from "@/lib/ops/retention";
 
 /** Daily at 03:30 UTC (a quiet hour): deletes history older than BATCHWATCH_RETENTION_DAYS. */
 export const pruneRetentionFunction = inngest.createFunction(

@@ -1,9 +1,9 @@
 import { inngest } from "@/inngest/client";
 import { getDb } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
-import { flushStaleOutbox } from "@/lib/outbox";
-import { deliverToLateSubscribers } from "@/lib/settlement";
-import { reviveLostWatchers } from "@/lib/watching";
+import { flushStaleOutbox } from "@/lib/events/outbox";
+import { deliverToLateSubscribers } from "@/lib/settle/settlement";
+import { reviveLostWatchers } from "@/lib/watch/watching";
 
 /** Outbox entries older than this and still unsent were orphaned by a crash between steps. */
 const OUTBOX_STALE_MS = 2 * 60_000;

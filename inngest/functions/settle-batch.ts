@@ -3,7 +3,7 @@ import { inngest } from "@/inngest/client";
 import { signalReceived } from "@/inngest/events";
 import { getDb } from "@/lib/db";
 import { isProviderError } from "@/lib/providers";
-import { applySignal, SignalNotConfirmedError } from "@/lib/signals";
+import { applySignal, SignalNotConfirmedError } from "@/lib/watch/native-signals";
 
 /** How long to wait before asking the provider again when it does not yet confirm a signal. */
 const CONFIRMATION_RETRY_MS = 15_000;

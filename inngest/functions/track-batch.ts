@@ -3,7 +3,7 @@ import { inngest } from "@/inngest/client";
 import { batchTracked } from "@/inngest/events";
 import { getDb } from "@/lib/db";
 import { isAppError } from "@/lib/errors";
-import { handleTrackedEvent } from "@/lib/tracking";
+import { handleTrackedEvent } from "@/lib/track/tracking";
 
 /**
  * `batch/tracked` → records the subscription (when a user's app sent the event itself), then

@@ -3,7 +3,7 @@ import { inngest } from "@/inngest/client";
 import { watchRequested } from "@/inngest/events";
 import { getDb } from "@/lib/db";
 import { isProviderError } from "@/lib/providers";
-import { continueWatch, pollOnce, pollsPerRun } from "@/lib/watching";
+import { continueWatch, pollOnce, pollsPerRun } from "@/lib/watch/watching";
 
 /** How many polls of one provider may run at the same moment, across all watched batches. */
 export const POLL_CONCURRENCY_PER_PROVIDER = 10;

@@ -14,8 +14,8 @@ import {
 } from "@/lib/auth/session";
 import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
-import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliveries/resend";
-import { createEndpoint, deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/endpoints/store";
+import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliver/resend";
+import { createEndpoint, deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/deliver/endpoints";
 import { actionError, formFields } from "./action-errors";
 import type { ActionState, CreateEndpointState } from "./action-state";
 import { recoverSinceSchema } from "./deliveries";

@@ -1,7 +1,7 @@
 import type { Queryable } from "@/lib/db";
 import type { PollObservation } from "@/lib/polling";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
-import type { Outcome, SettleReason } from "@/lib/unified-event";
+import type { Outcome, SettleReason } from "@/lib/deliver/unified-event";
 
 /** A row of `jobs`, as the drivers return it (timestamps as Date, jsonb parsed). */
 export interface JobRow {

@@ -12,7 +12,7 @@ import { isValidApiKey, requiresApiAuth, setSessionValidator } from "@/lib/auth/
 import { createSessionCookie, isSessionValid as isDashboardSessionValid } from "@/lib/auth/session";
 import { proxy } from "@/proxy";
 import { withEnv } from "../helpers/env";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 useApiHarness();
 

@@ -5,7 +5,7 @@ import * as endpoints from "@/app/api/endpoints/route";
 import { setClock } from "@/lib/clock";
 import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
 

@@ -5,9 +5,9 @@ import * as endpoints from "@/app/api/endpoints/route";
 import * as endpoint from "@/app/api/endpoints/[id]/route";
 import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
 import { decryptSecret } from "@/lib/security/secret-box";
-import { generateWebhookSecret, verifyWebhook } from "@/lib/webhooks/standard-webhooks";
+import { generateWebhookSecret, verifyWebhook } from "@/lib/security/standard-webhooks";
 import { withEnv } from "../helpers/env";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
 

@@ -7,7 +7,7 @@ import { setDb, type Database } from "@/lib/db";
 import { ERROR_CODES, type ErrorCode, HTTP_STATUS_BY_CODE } from "@/lib/errors";
 import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
 

@@ -3,7 +3,7 @@ import * as batches from "@/app/api/batches/route";
 import * as recover from "@/app/api/deliveries/recover/route";
 import * as resend from "@/app/api/deliveries/[id]/resend/route";
 import * as subscription from "@/app/api/subscriptions/[id]/route";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
 

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeEach, describe, expect, test } from "vitest";
 import * as exampleReceiver from "@/app/api/examples/receiver/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
-import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/webhooks/standard-webhooks";
+import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/security/standard-webhooks";
 import { withEnv } from "../helpers/env";
 import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness } from "./harness";
+import { call, useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
 

@@ -3,8 +3,8 @@ import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, sear
 import { loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { batchIdFromSegments } from "@/lib/dashboard/format";
 import { buildTimeline } from "@/lib/dashboard/timeline";
-import { createEndpoint } from "@/lib/endpoints/store";
-import { trackBatch } from "@/lib/tracking";
+import { createEndpoint } from "@/lib/deliver/endpoints";
+import { trackBatch } from "@/lib/track/tracking";
 import { useFlow } from "../helpers/flow";
 
 const SECRET = process.env.BATCH_WEBHOOK_SECRET!;

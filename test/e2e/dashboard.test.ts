@@ -5,7 +5,7 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { setDb } from "@/lib/db";
-import { pollOnce } from "@/lib/watching";
+import { pollOnce } from "@/lib/watch/watching";
 import { createTestDatabase, REAL_POSTGRES_URL, type TestDatabase } from "../helpers/db";
 import { functionById, InngestHarness } from "../helpers/inngest-harness";
 import { startReceiver } from "../helpers/receiver";

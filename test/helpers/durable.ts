@@ -3,11 +3,11 @@ import type { AddressInfo } from "node:net";
 import { InngestTestEngine, mockCtx } from "@inngest/test";
 import type { InngestFunction } from "inngest";
 import { Webhook } from "standardwebhooks";
-import type { EventSender, OutgoingEvent } from "@/lib/outbox";
+import type { EventSender, OutgoingEvent } from "@/lib/events/outbox";
 import { createTestDatabase, TEST_DRIVERS, type TestDatabase, type TestDriver } from "./db";
 
 /**
- * Helpers for test/durable. Nothing here replaces the lead's harness: it adds what the durable
+ * Helpers for the durable tests (test/deliver, test/settle, test/flow). Nothing here replaces the lead's harness: it adds what the durable
  * tests need around it (a faster database, scripted servers, a recording sender).
  */
 

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { setDb, type Database } from "@/lib/db";
-import { buildWebhookHeaders, generateWebhookSecret, signPayload } from "@/lib/webhooks/standard-webhooks";
+import { buildWebhookHeaders, generateWebhookSecret, signPayload } from "@/lib/security/standard-webhooks";
 import { createTestDatabase, type TestDatabase } from "../helpers/db";
 import { startEventApiStandIn, type EventApiStandIn } from "../helpers/event-api";
 

@@ -5,7 +5,7 @@ import { requireSession } from "@/lib/auth/session";
 import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/lib/dashboard/actions";
 import { displayUrl } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
-import { listEndpoints, type EndpointView } from "@/lib/endpoints/store";
+import { listEndpoints, type EndpointView } from "@/lib/deliver/endpoints";
 import { StatusBadge } from "../_components/status-badge";
 import { RelativeTime } from "../_components/time";
 

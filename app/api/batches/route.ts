@@ -3,7 +3,7 @@ import { getDb } from "@/lib/db";
 import { readJsonBody } from "@/lib/http";
 import { jobViewFromRow, listJobs, subscriptionViewFromRow } from "@/lib/jobs/queries";
 import { parseListQuery } from "@/lib/jobs/requests";
-import { trackBatch } from "@/lib/tracking";
+import { trackBatch } from "@/lib/track/tracking";
 import { z } from "zod";
 
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { createEndpoint, listEndpoints } from "@/lib/endpoints/store";
+import { createEndpoint, listEndpoints } from "@/lib/deliver/endpoints";
 import { readJsonBody } from "@/lib/http";
 import { z } from "zod";
 

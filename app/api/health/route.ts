@@ -1,4 +1,4 @@
-import { readHealth } from "@/lib/health";
+import { readHealth } from "@/lib/ops/health";
 import { route } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

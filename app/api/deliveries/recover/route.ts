@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { recoverFailedDeliveries } from "@/lib/deliveries/resend";
+import { recoverFailedDeliveries } from "@/lib/deliver/resend";
 import { readJsonBody } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

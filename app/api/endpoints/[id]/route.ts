@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/endpoints/store";
+import { deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/deliver/endpoints";
 import { readJsonBody } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

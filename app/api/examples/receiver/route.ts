@@ -1,13 +1,13 @@
 import { readConfig } from "@/lib/config";
 import { AppError, type ErrorCode } from "@/lib/errors";
 import { route } from "@/lib/http";
-import { BatchWebhookError, type BatchWebhookErrorCode, verifyBatchWebhook } from "@/lib/receiver/verify-batch-webhook";
+import { BatchWebhookError, type BatchWebhookErrorCode, verifyBatchWebhook } from "@/receiver-kit/verify-batch-webhook";
 
 export const dynamic = "force-dynamic";
 
 /**
  * An example receiver of batchwatch's own webhooks, built on the receiver kit
- * (lib/receiver/verify-batch-webhook.ts), signed with BATCH_WEBHOOK_SECRET. Point a subscription
+ * (receiver-kit/verify-batch-webhook.ts), signed with BATCH_WEBHOOK_SECRET. Point a subscription
  * at `/api/examples/receiver` to watch deliveries end to end. It is public: like any receiver, it
  * is authenticated by the signature, not by an API key.
  */

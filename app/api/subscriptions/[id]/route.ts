@@ -1,6 +1,6 @@
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { untrackSubscription } from "@/lib/subscriptions";
+import { untrackSubscription } from "@/lib/track/untrack";
 
 export const dynamic = "force-dynamic";
 

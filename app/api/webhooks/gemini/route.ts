@@ -1,6 +1,6 @@
 import { getDb } from "@/lib/db";
 import { route } from "@/lib/http";
-import { receiveGeminiWebhook } from "@/lib/webhooks/gemini-inbound";
+import { receiveGeminiWebhook } from "@/lib/watch/gemini-webhook";
 
 export const dynamic = "force-dynamic";
 

@@ -1,6 +1,6 @@
 import { getDb } from "@/lib/db";
 import { route } from "@/lib/http";
-import { receiveOpenAIWebhook } from "@/lib/webhooks/openai-inbound";
+import { receiveOpenAIWebhook } from "@/lib/watch/openai-webhook";
 
 export const dynamic = "force-dynamic";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { resendDelivery } from "@/lib/deliveries/resend";
+import { resendDelivery } from "@/lib/deliver/resend";
 import { parseOrThrow } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

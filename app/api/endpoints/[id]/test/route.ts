@@ -1,7 +1,7 @@
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
-import { sendEndpointTest } from "@/lib/deliveries/test-delivery";
-import { parseEndpointId } from "@/lib/endpoints/store";
+import { sendEndpointTest } from "@/lib/deliver/test-delivery";
+import { parseEndpointId } from "@/lib/deliver/endpoints";
 
 export const dynamic = "force-dynamic";
 

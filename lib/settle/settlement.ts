@@ -1,0 +1,191 @@
+import { randomBytes } from "node:crypto";
+import type { Database, Queryable } from "../db";
+import { nowDate } from "../clock";
+import { iso, recordJobEvent, type JobRow, type SubscriptionRow } from "../jobs/store";
+import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
+import type { RequestCounts, UnifiedSnapshot, UnifiedStatus } from "../providers/types";
+import { eventTypeFor, type Outcome, type SettleReason, type UnifiedWebhookEvent } from "../deliver/unified-event";
+
+/** How a job ended: the provider's terminal snapshot, or a failure of ours with its reason. */
+export type Settlement =
+  | { by: "poll" | "signal"; snapshot: UnifiedSnapshot }
+  | { by: "watcher"; reason: SettleReason; message: string; lastSnapshot?: UnifiedSnapshot | null };
+
+export type DeliveryCause = "settled" | "subscribed_after_settlement";
+
+/** Standard Webhooks message ids: `msg_` and 24 random bytes, the same for every attempt of a delivery. */
+export function newDeliveryId(): string {
+  return `msg_${randomBytes(18).toString("base64url")}`;
+}
+
+/**
+ * Settles a job exactly once. The compare-and-set on `settled_at IS NULL`, the deliveries for every
+ * active subscription and their outbox entries commit in one transaction, so however many pollers,
+ * signals, retries or replays race here, one wins and the rest see `settled: false`.
+ */
+export async function settleJob(
+  db: Database,
+  jobId: string,
+  settlement: Settlement,
+  send: EventSender = sendThroughInngest,
+): Promise<{ settled: boolean; deliveryIds: string[] }> {
+  const result = await db.transaction(async (tx) => {
+    const at = nowDate();
+    const fields = settlementFields(settlement);
+    const [job] = await tx.query<JobRow>(
+      `UPDATE jobs SET
+         settled_at = $2, outcome = $3, settle_reason = $4, settled_by = $5, status = $6,
+         provider_status = COALESCE($7, provider_status),
+         request_counts = COALESCE($8::jsonb, request_counts),
+         progress = COALESCE($9, progress),
+         provider_created_at = COALESCE($10, provider_created_at),
+         provider_ended_at = COALESCE($11, provider_ended_at),
+         expires_at = COALESCE($12, expires_at),
+         raw = COALESCE($13::jsonb, raw), detail = COALESCE($14::jsonb, detail),
+         watch_lease_until = NULL, next_poll_at = NULL, updated_at = $2
+       WHERE id = $1 AND settled_at IS NULL
+       RETURNING *`,
+      [
+        jobId,
+        at,
+        fields.outcome,
+        fields.reason,
+        settlement.by,
+        fields.status,
+        fields.snapshot?.providerStatus ?? null,
+        fields.snapshot?.requestCounts ? JSON.stringify(fields.snapshot.requestCounts) : null,
+        fields.snapshot?.progress ?? null,
+        fields.snapshot?.createdAt ?? null,
+        fields.snapshot?.endedAt ?? null,
+        fields.snapshot?.expiresAt ?? null,
+        fields.snapshot ? JSON.stringify(fields.snapshot.raw) : null,
+        fields.snapshot?.detail ? JSON.stringify(fields.snapshot.detail) : null,
+      ],
+    );
+    if (!job) return { settled: false, deliveryIds: [], eventIds: [] };
+
+    await recordJobEvent(
+      tx,
+      job.id,
+      "settled",
+      { outcome: job.outcome, status: job.status, reason: job.settle_reason, by: settlement.by, ...(settlement.by === "watcher" ? { message: settlement.message } : {}) },
+      at,
+    );
+    const settledEvent: OutgoingEvent = {
+      id: `settled:${job.id}`,
+      name: "batch/settled",
+      data: {
+        jobId: job.id,
+        provider: job.provider,
+        kind: job.kind,
+        batchId: job.batch_id,
+        outcome: job.outcome,
+        status: job.status,
+        reason: job.settle_reason,
+        type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
+      },
+    };
+    await enqueueEvents(tx, [settledEvent]);
+    const deliveries = await createDeliveriesFor(tx, job, "settled");
+    return { settled: true, deliveryIds: deliveries.deliveryIds, eventIds: [settledEvent.id, ...deliveries.eventIds] };
+  });
+  await flushOutbox(db, result.eventIds, send);
+  return { settled: result.settled, deliveryIds: result.deliveryIds };
+}
+
+function settlementFields(settlement: Settlement): {
+  outcome: Outcome;
+  status: UnifiedStatus;
+  reason: SettleReason | null;
+  snapshot: UnifiedSnapshot | null;
+} {
+  if (settlement.by === "watcher") {
+    return { outcome: "failed", status: "failed", reason: settlement.reason, snapshot: settlement.lastSnapshot ?? null };
+  }
+  const status = settlement.snapshot.status;
+  if (status !== "completed" && status !== "failed" && status !== "expired" && status !== "cancelled") {
+    throw new Error(`cannot settle on non-terminal status ${status}`);
+  }
+  return { outcome: status, status, reason: null, snapshot: settlement.snapshot };
+}
+
+/**
+ * Creates the one delivery of a settled job's outcome for every active subscription that has none
+ * yet (the unique index makes this idempotent), with the outbox entries that send them.
+ */
+export async function createDeliveriesFor(
+  tx: Queryable,
+  job: JobRow,
+  cause: DeliveryCause,
+): Promise<{ deliveryIds: string[]; eventIds: string[] }> {
+  const subscriptions = await tx.query<SubscriptionRow>(
+    `SELECT s.* FROM subscriptions s
+     WHERE s.job_id = $1 AND s.disabled_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
+     ORDER BY s.created_at`,
+    [job.id],
+  );
+  const deliveryIds: string[] = [];
+  const events: OutgoingEvent[] = [];
+  for (const subscription of subscriptions) {
+    const payload = unifiedEventFor(job, subscription.metadata);
+    const [row] = await tx.query<{ id: string }>(
+      `INSERT INTO deliveries (id, job_id, subscription_id, endpoint_id, event_type, payload, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (subscription_id) WHERE subscription_id IS NOT NULL DO NOTHING
+       RETURNING id`,
+      [newDeliveryId(), job.id, subscription.id, subscription.endpoint_id, payload.type, JSON.stringify(payload), nowDate()],
+    );
+    if (!row) continue;
+    deliveryIds.push(row.id);
+    events.push({ id: `deliver:${row.id}`, name: "delivery/requested", data: { deliveryId: row.id, cause } });
+  }
+  await enqueueEvents(tx, events);
+  return { deliveryIds, eventIds: events.map((event) => event.id) };
+}
+
+/** The body every subscriber receives, with ISO-8601 times and the subscription's own metadata. */
+export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>): UnifiedWebhookEvent {
+  return {
+    type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
+    id: job.batch_id,
+    provider: job.provider,
+    kind: job.kind,
+    status: job.status,
+    providerStatus: job.provider_status,
+    reason: job.settle_reason,
+    requestCounts: (job.request_counts as RequestCounts | null) ?? null,
+    createdAt: iso(job.provider_created_at),
+    endedAt: iso(job.provider_ended_at) ?? (job.settle_reason ? iso(job.settled_at) : null),
+    metadata,
+    ...(job.kind === "batch" ? {} : { detail: job.detail ?? null }),
+  };
+}
+
+/** How long the track-batch function gets to deliver to a late subscriber before the reconciler does. */
+const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
+
+/**
+ * The reconciler's half for late subscribers: an active subscription to a settled job that still
+ * has no delivery (its track-batch run failed for good) gets one now. Idempotent, like every
+ * path into {@link createDeliveriesFor}.
+ */
+export async function deliverToLateSubscribers(db: Database, send: EventSender = sendThroughInngest): Promise<string[]> {
+  const jobs = await db.query<{ id: string }>(
+    `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
+     WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
+     LIMIT 200`,
+    [new Date(nowDate().getTime() - LATE_SUBSCRIBER_GRACE_MS)],
+  );
+  const created: string[] = [];
+  for (const { id } of jobs) {
+    const result = await db.transaction(async (tx) => {
+      const [job] = await tx.query<JobRow>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [id]);
+      return job ? createDeliveriesFor(tx, job, "subscribed_after_settlement") : { deliveryIds: [], eventIds: [] };
+    });
+    await flushOutbox(db, result.eventIds, send);
+    created.push(...result.deliveryIds);
+  }
+  return created;
+}

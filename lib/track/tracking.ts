@@ -1,0 +1,271 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { batchTrackedData } from "@/inngest/events";
+import { readConfig } from "../config";
+import type { Database, Queryable } from "../db";
+import { AppError } from "../errors";
+import { parseOrThrow } from "../http";
+import { sendOrUnavailable } from "../events/send-or-unavailable";
+import { recordJobEvent, type JobRow, type SubscriptionRow } from "../jobs/store";
+import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
+import { canonicalBatchId, getProvider, isProviderName, ProviderError } from "../providers";
+import { JOB_KINDS, type JobKind, type ProviderName } from "../providers/types";
+import { validateWebhookUrl } from "../security/destination-policy";
+import { now, nowDate } from "../clock";
+import { createDeliveriesFor } from "../settle/settlement";
+import { claimWatch } from "../watch/watching";
+
+/** The most metadata a subscription may carry; it is copied into every delivered event. */
+export const MAX_METADATA_BYTES = 4 * 1024;
+
+export const trackInputSchema = z
+  .object({
+    provider: z.string(),
+    batchId: z.string().trim().min(1, "is required").max(512),
+    kind: z.enum(JOB_KINDS, { message: `must be one of ${JOB_KINDS.join(", ")}` }).optional(),
+    evalId: z.string().trim().min(1).max(512).optional(),
+    webhookUrl: z.string().max(2048).optional(),
+    endpoint: z.string().trim().min(1).max(100).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type TrackInput = z.infer<typeof trackInputSchema>;
+
+export interface Destination {
+  webhookUrl?: string;
+  endpointId?: string;
+}
+
+export interface TrackingResult {
+  created: boolean;
+  job: JobRow;
+  subscription: SubscriptionRow;
+}
+
+/**
+ * Tracks a batch for one destination, as `POST /api/batches` does: validates everything first (so
+ * nothing is half-written), records the job and the subscription, and sends `batch/tracked`.
+ * Never waits on the provider: a batch id it does not know settles later as `not_found`.
+ */
+export async function trackBatch(
+  db: Database,
+  input: unknown,
+  send: EventSender = sendThroughInngest,
+): Promise<TrackingResult> {
+  const request = validateTrackInput(input);
+  const destination = await resolveDestination(db, request);
+  const recorded = await db.transaction(async (tx) => {
+    const result = await recordSubscription(tx, { ...request, kind: request.kind ?? "batch" }, destination);
+    // A re-enabled (previously untracked) subscription needs a new event: the old id was sent
+    // already, and Inngest would drop a repeat of it for 24 hours.
+    const eventId = result.reactivated ? `tracked:${result.subscription.id}:${randomUUID()}` : `tracked:${result.subscription.id}`;
+    const event = trackedEvent(eventId, {
+      provider: result.job.provider,
+      kind: result.job.kind,
+      batchId: result.job.batch_id,
+      ...(result.job.eval_id ? { evalId: result.job.eval_id } : {}),
+      subscriptionId: result.subscription.id,
+    });
+    await enqueueEvents(tx, [event]);
+    return { ...result, eventId: event.id };
+  });
+  try {
+    await sendOrUnavailable(() => flushOutbox(db, [recorded.eventId], send));
+  } catch (error) {
+    if (error instanceof AppError) {
+      // The subscription is recorded and its event waits in the outbox: say so, not "nothing happened".
+      throw new AppError(
+        "inngest_unavailable",
+        `the subscription ${recorded.subscription.id} is recorded, but ${error.message}; the watch starts once Inngest is reachable (repeating this request is safe)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
+}
+
+function trackedEvent(id: string, data: z.infer<typeof batchTrackedData>): OutgoingEvent {
+  return { id, name: "batch/tracked", data };
+}
+
+/** Checks a tracking request in a fixed order: the provider first, then fields, then the destination. */
+export function validateTrackInput(input: unknown): TrackInput & { provider: ProviderName } {
+  const provider = (input as { provider?: unknown } | null)?.provider;
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new AppError("invalid_request", "body: must be a JSON object");
+  }
+  if (typeof provider !== "string" || !isProviderName(provider)) {
+    throw new AppError(
+      "unknown_provider",
+      typeof provider === "string" ? `unknown provider "${provider.slice(0, 40)}"` : "provider: is required",
+    );
+  }
+  const parsed = parseOrThrow(trackInputSchema, input);
+  const request = { ...parsed, batchId: canonicalBatchId(provider, parsed.batchId) };
+  const kind = request.kind ?? "batch";
+  if (Boolean(request.webhookUrl) === Boolean(request.endpoint)) {
+    throw new AppError("invalid_request", "webhookUrl: give exactly one of webhookUrl and endpoint");
+  }
+  if (kind === "eval_run" && !request.evalId) {
+    throw new AppError("invalid_request", "evalId: is required for kind eval_run");
+  }
+  if (request.metadata && Buffer.byteLength(JSON.stringify(request.metadata)) > MAX_METADATA_BYTES) {
+    throw new AppError("payload_too_large", `metadata: must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+  }
+  const adapter = getProvider(provider);
+  if (!adapter.supportedKinds.includes(kind)) {
+    throw new AppError("invalid_request", `kind: ${provider} does not support kind "${kind}"`);
+  }
+  try {
+    adapter.assertConfigured();
+  } catch (error) {
+    if (error instanceof ProviderError) throw new AppError("provider_not_configured", error.message);
+    throw error;
+  }
+  return { ...request, provider };
+}
+
+async function resolveDestination(db: Queryable, request: TrackInput): Promise<Destination> {
+  if (request.endpoint) {
+    const rows = await db.query<{ id: string }>("SELECT id FROM endpoints WHERE name = $1", [request.endpoint]);
+    if (!rows[0]) throw new AppError("not_found", `endpoint "${request.endpoint}" does not exist`);
+    return { endpointId: rows[0].id };
+  }
+  const url = await validateWebhookUrl(request.webhookUrl!, { allowPrivate: readConfig().allowPrivateWebhooks });
+  return { webhookUrl: url.toString() };
+}
+
+/**
+ * Records the job (once per provider, kind and batch id) and the subscription (once per
+ * destination). Tracking again returns the existing subscription, re-enabled if it was untracked.
+ */
+export async function recordSubscription(
+  tx: Queryable,
+  request: { provider: ProviderName; kind: JobKind; batchId: string; evalId?: string; metadata?: Record<string, unknown> },
+  destination: Destination,
+): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow }> {
+  const at = nowDate();
+  const [job] = await tx.query<JobRow & { inserted: boolean }>(
+    `INSERT INTO jobs (provider, kind, batch_id, eval_id, tracked_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $5)
+     ON CONFLICT (provider, kind, batch_id) DO UPDATE SET eval_id = COALESCE(jobs.eval_id, EXCLUDED.eval_id)
+     RETURNING *, (xmax = 0) AS inserted`,
+    [request.provider, request.kind, request.batchId, request.evalId ?? null, at],
+  );
+  if (job!.inserted) await recordJobEvent(tx, job!.id, "tracked", {}, at);
+
+  const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
+  const inserted = await tx.query<SubscriptionRow>(
+    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (job_id, destination_key) DO NOTHING
+     RETURNING *`,
+    [
+      job!.id,
+      destinationKey,
+      destination.webhookUrl ?? null,
+      destination.endpointId ?? null,
+      JSON.stringify(request.metadata ?? {}),
+      at,
+    ],
+  );
+  if (inserted[0]) {
+    await recordJobEvent(tx, job!.id, "subscribed", { subscriptionId: inserted[0].id, destination: destinationKey }, at);
+    return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0] };
+  }
+  const [existing] = await tx.query<SubscriptionRow & { was_disabled: boolean }>(
+    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL
+     FROM subscriptions before WHERE before.id = s.id AND s.job_id = $1 AND s.destination_key = $2
+     RETURNING s.*, (before.disabled_at IS NOT NULL) AS was_disabled`,
+    [job!.id, destinationKey],
+  );
+  const { was_disabled: reactivated, ...subscription } = existing!;
+  return { created: false, reactivated, job: stripInserted(job!), subscription };
+}
+
+function stripInserted(row: JobRow & { inserted?: boolean }): JobRow {
+  const { inserted: _inserted, ...job } = row;
+  return job;
+}
+
+/**
+ * What the `track-batch` function does with a `batch/tracked` event: record the subscription when a
+ * user's own app sent the event (no `subscriptionId`), then make sure the job is looked after:
+ * an already settled job delivers to the new subscription at once; a pending native signal is
+ * replayed; and a watcher is started unless one is live.
+ */
+export async function handleTrackedEvent(
+  db: Database,
+  data: z.infer<typeof batchTrackedData>,
+  send: EventSender = sendThroughInngest,
+): Promise<{ jobId: string; subscriptionId: string; watchStarted: boolean; deliveriesCreated: number; signalsReplayed: number }> {
+  const kind = data.kind ?? "batch";
+  const { jobId, subscriptionId } = data.subscriptionId
+    ? await loadSubscription(db, data.subscriptionId)
+    : await recordFromEvent(db, { ...data, kind });
+
+  const outcome = await db.transaction(async (tx) => {
+    const [job] = await tx.query<JobRow>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [jobId]);
+    if (!job) throw new AppError("not_found", `job ${jobId} does not exist`);
+    if (job.settled_at) {
+      const created = await createDeliveriesFor(tx, job, "subscribed_after_settlement");
+      return { eventIds: created.eventIds, watchStarted: false, deliveriesCreated: created.deliveryIds.length, signalsReplayed: 0 };
+    }
+    const signals = await pendingSignalEvents(tx, job);
+    const claim = await claimWatch(tx, job, now());
+    const events = [...signals, ...(claim ? [claim] : [])];
+    await enqueueEvents(tx, events);
+    return { eventIds: events.map((event) => event.id), watchStarted: claim !== null, deliveriesCreated: 0, signalsReplayed: signals.length };
+  });
+  await flushOutbox(db, outcome.eventIds, send);
+  return { jobId, subscriptionId, ...outcome };
+}
+
+async function loadSubscription(db: Queryable, subscriptionId: string) {
+  const rows = await db.query<{ id: string; job_id: string }>("SELECT id, job_id FROM subscriptions WHERE id = $1", [
+    subscriptionId,
+  ]);
+  if (!rows[0]) throw new AppError("not_found", `subscription ${subscriptionId} does not exist`);
+  return { jobId: rows[0].job_id, subscriptionId: rows[0].id };
+}
+
+/**
+ * A `batch/tracked` event sent by a user's own app has not been validated by our API: check the
+ * destination the same way, then record it.
+ */
+async function recordFromEvent(
+  db: Database,
+  data: z.infer<typeof batchTrackedData> & { kind: JobKind },
+): Promise<{ jobId: string; subscriptionId: string }> {
+  // The same checks as the API (kind, evalId, metadata size, provider configured, one destination).
+  const { subscriptionId: _none, ...request } = data;
+  validateTrackInput(request);
+  const destination = await resolveDestination(db, data);
+  const batchId = canonicalBatchId(data.provider, data.batchId);
+  const result = await db.transaction((tx) => recordSubscription(tx, { ...data, batchId }, destination));
+  return { jobId: result.job.id, subscriptionId: result.subscription.id };
+}
+
+/** Native signals that arrived before the job was tracked are replayed now (invariant 3). */
+async function pendingSignalEvents(tx: Queryable, job: JobRow): Promise<OutgoingEvent[]> {
+  const rows = await tx.query<{ id: number; source: "openai" | "gemini"; event_type: string }>(
+    `SELECT id, source, event_type FROM inbound_events
+     WHERE source = $1 AND object_id = $2 AND applied_at IS NULL ORDER BY id`,
+    [job.provider, job.batch_id],
+  );
+  return rows.map((row) => ({
+    id: `signal:${row.id}:${job.id}`,
+    name: "batch/signal.received",
+    data: {
+      source: row.source,
+      provider: job.provider,
+      kind: job.kind,
+      batchId: job.batch_id,
+      inboundEventId: Number(row.id),
+      eventType: row.event_type,
+    },
+  }));
+}
+

@@ -1,0 +1,272 @@
+import { readConfig } from "../config";
+import type { Database, Queryable } from "../db";
+import { now } from "../clock";
+import { getJob, recordJobEvent, type JobRow } from "../jobs/store";
+import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
+import { nextPollDelay, type PollObservation } from "../polling";
+import { getProvider, isProviderError, ProviderError } from "../providers";
+import type { ProviderAdapter, UnifiedSnapshot } from "../providers/types";
+import { settleJob } from "../settle/settlement";
+
+/** How long past its expected next wake a watcher may be silent before it is presumed lost. */
+export const WATCH_LEASE_GRACE_MS = 15 * 60_000;
+/** How long a batch may stay unknown to its provider before the watch settles as `not_found`. */
+export const NOT_FOUND_GRACE_MS = 10 * 60_000;
+const NOT_FOUND_RETRY_MS = 60_000;
+/** Added to the provider's completion window before a watch gives up with `watch_timeout`. */
+export const WATCH_DEADLINE_MARGIN_MS = 2 * 3_600_000;
+/** A native webhook counts as live when one arrived within this window. */
+const NATIVE_SIGNAL_FRESHNESS_MS = 7 * 24 * 3_600_000;
+/** Observations kept per job for the poll schedule: the first (for rates since the start) and the latest. */
+const OBSERVATIONS_KEPT = 50;
+
+/**
+ * Polls per run before the watch continues in a fresh run. Each poll costs two steps (poll and
+ * sleep), so 200 keeps a run far below Inngest's 1,000-step limit.
+ */
+export function pollsPerRun(): number {
+  const configured = Number(process.env.BATCHWATCH_POLLS_PER_RUN);
+  return Number.isInteger(configured) && configured > 0 ? Math.min(configured, 450) : 200;
+}
+
+/**
+ * Claims the right to watch a job: a compare-and-set that bumps its watch generation when no live
+ * watcher holds the lease. Returns the event that starts the new watcher, or null if one is live.
+ */
+export async function claimWatch(tx: Queryable, job: JobRow, at: number): Promise<OutgoingEvent | null> {
+  const [claimed] = await tx.query<{ watch_generation: number }>(
+    `UPDATE jobs SET watch_generation = watch_generation + 1, watch_lease_until = $2, updated_at = $3
+     WHERE id = $1 AND settled_at IS NULL AND (watch_lease_until IS NULL OR watch_lease_until < $3)
+     RETURNING watch_generation`,
+    [job.id, new Date(at + WATCH_LEASE_GRACE_MS), new Date(at)],
+  );
+  if (!claimed) return null;
+  await recordJobEvent(tx, job.id, "watch_started", { generation: claimed.watch_generation }, new Date(at));
+  return watchEvent(job, claimed.watch_generation, 0);
+}
+
+function watchEvent(job: Pick<JobRow, "id" | "provider">, generation: number, continuation: number): OutgoingEvent {
+  return {
+    id: `watch:${job.id}:${generation}:${continuation}`,
+    name: "batch/watch.requested",
+    data: { jobId: job.id, provider: job.provider, generation, continuation },
+  };
+}
+
+export type PollDecision =
+  | { action: "stop"; why: "missing" | "settled" | "superseded" | "settled_now" }
+  | { action: "sleep"; delayMs: number; status: string };
+
+/**
+ * One poll of the watcher, re-reading the job first: a run whose generation is stale, or whose job
+ * has settled meanwhile (a native signal), stops. Retryable provider errors are thrown for the
+ * durable layer to retry (a `ProviderError` with `rate_limited` carries `retryAfterMs`).
+ */
+export async function pollOnce(
+  db: Database,
+  watch: { jobId: string; generation: number },
+  send: EventSender = sendThroughInngest,
+): Promise<PollDecision> {
+  const job = await getJob(db, watch.jobId);
+  if (!job) return { action: "stop", why: "missing" };
+  if (job.settled_at) return { action: "stop", why: "settled" };
+  if (job.watch_generation !== watch.generation) return { action: "stop", why: "superseded" };
+
+  const at = now();
+  const adapter = getProvider(job.provider);
+  const deadline = watchDeadline(job, adapter);
+  const timeOut = (lastSnapshot: UnifiedSnapshot | null) =>
+    settleJob(db, job.id, { by: "watcher", reason: "watch_timeout", message: "the provider's completion window passed without a terminal status", lastSnapshot }, send);
+
+  // Always ask the provider first: a batch that ended just before the deadline must settle with
+  // its real outcome, not as a timeout.
+  let snapshot: UnifiedSnapshot;
+  try {
+    snapshot = await adapter.retrieve(job.batch_id, {
+      kind: job.kind,
+      ...(job.eval_id ? { evalId: job.eval_id } : {}),
+      trackedAt: job.tracked_at.getTime(),
+    });
+  } catch (error) {
+    if (!isProviderError(error)) throw error;
+    if (at > deadline && error.retryable) {
+      await timeOut(null);
+      return { action: "stop", why: "settled_now" };
+    }
+    return handlePollError(db, job, error, at, send);
+  }
+
+  if (snapshot.terminal) {
+    await settleJob(db, job.id, { by: "poll", snapshot }, send);
+    return { action: "stop", why: "settled_now" };
+  }
+  if (at > deadline) {
+    await timeOut(snapshot);
+    return { action: "stop", why: "settled_now" };
+  }
+  const delayMs = await recordObservation(db, job, snapshot, at, deadline, await nativeSignalsLive(db, adapter, at));
+  return { action: "sleep", delayMs, status: snapshot.status };
+}
+
+async function handlePollError(
+  db: Database,
+  job: JobRow,
+  error: ProviderError,
+  at: number,
+  send: EventSender,
+): Promise<PollDecision> {
+  await recordJobEvent(db, job.id, "poll_error", { code: error.code, message: error.message }, new Date(at));
+  switch (error.code) {
+    case "credentials":
+    case "not_enabled":
+      await settleJob(db, job.id, { by: "watcher", reason: "credentials", message: error.message }, send);
+      return { action: "stop", why: "settled_now" };
+    case "not_found":
+    case "unsupported": {
+      const since = job.not_found_since?.getTime() ?? at;
+      if (at - since >= NOT_FOUND_GRACE_MS) {
+        await settleJob(db, job.id, { by: "watcher", reason: "not_found", message: error.message }, send);
+        return { action: "stop", why: "settled_now" };
+      }
+      // A batch just created may not be readable yet everywhere: look again shortly.
+      await db.query(
+        `UPDATE jobs SET not_found_since = $2, next_poll_at = $3, watch_lease_until = $4, updated_at = $5
+         WHERE id = $1 AND settled_at IS NULL AND watch_generation = $6`,
+        [job.id, new Date(since), new Date(at + NOT_FOUND_RETRY_MS), new Date(at + NOT_FOUND_RETRY_MS + WATCH_LEASE_GRACE_MS), new Date(at), job.watch_generation],
+      );
+      return { action: "sleep", delayMs: NOT_FOUND_RETRY_MS, status: "not_found" };
+    }
+    default:
+      throw error;
+  }
+}
+
+async function recordObservation(
+  db: Database,
+  job: JobRow,
+  snapshot: UnifiedSnapshot,
+  at: number,
+  deadline: number,
+  nativeSignals: boolean,
+): Promise<number> {
+  const observation: PollObservation = {
+    at,
+    status: snapshot.status,
+    requestCounts: snapshot.requestCounts
+      ? { total: snapshot.requestCounts.total, completed: snapshot.requestCounts.completed, failed: snapshot.requestCounts.failed }
+      : null,
+    progress: snapshot.progress,
+  };
+  const history = [...(job.observations ?? []), observation];
+  const observations = history.length > OBSERVATIONS_KEPT ? [history[0]!, ...history.slice(-(OBSERVATIONS_KEPT - 1))] : history;
+  const scheduled = nextPollDelay({
+    trackedAt: job.tracked_at.getTime(),
+    now: at,
+    nativeSignals,
+    ...(snapshot.createdAt ? { createdAt: Date.parse(snapshot.createdAt) } : {}),
+    ...(snapshot.expiresAt ? { expiresAt: Date.parse(snapshot.expiresAt) } : {}),
+    observations,
+  });
+  // Wake no later than just past the deadline, so a watch that can never end still ends.
+  const delayMs = Math.max(1_000, Math.min(scheduled, deadline - at + 1_000));
+  const nextPollAt = new Date(at + delayMs);
+  await db.transaction(async (tx) => {
+    const updated = await tx.query(
+      `UPDATE jobs SET status = $3, provider_status = $4, request_counts = $5::jsonb, progress = $6,
+         provider_created_at = $7, provider_ended_at = $8, expires_at = $9, raw = $10::jsonb, detail = $11::jsonb,
+         poll_count = poll_count + 1, last_polled_at = $12, next_poll_at = $13, observations = $14::jsonb,
+         not_found_since = NULL, watch_lease_until = $15, updated_at = $12
+       WHERE id = $1 AND watch_generation = $2 AND settled_at IS NULL
+       RETURNING id`,
+      [
+        job.id,
+        job.watch_generation,
+        snapshot.status,
+        snapshot.providerStatus,
+        snapshot.requestCounts ? JSON.stringify(snapshot.requestCounts) : null,
+        snapshot.progress,
+        snapshot.createdAt,
+        snapshot.endedAt,
+        snapshot.expiresAt,
+        JSON.stringify(snapshot.raw),
+        snapshot.detail ? JSON.stringify(snapshot.detail) : null,
+        new Date(at),
+        nextPollAt,
+        JSON.stringify(observations),
+        new Date(at + delayMs + WATCH_LEASE_GRACE_MS),
+      ],
+    );
+    if (updated.length > 0) {
+      await recordJobEvent(
+        tx,
+        job.id,
+        "polled",
+        { status: snapshot.status, providerStatus: snapshot.providerStatus, requestCounts: snapshot.requestCounts, nextPollAt: nextPollAt.toISOString(), nativeSignals },
+        new Date(at),
+      );
+    }
+  });
+  return delayMs;
+}
+
+/** When a watch gives up: the provider's completion window for the kind, plus a margin. */
+export function watchDeadline(job: Pick<JobRow, "kind" | "tracked_at" | "provider_created_at">, adapter: ProviderAdapter): number {
+  const windowMs = adapter.completionWindowMsByKind?.[job.kind] ?? adapter.completionWindowMs;
+  const start = Math.min(job.tracked_at.getTime(), job.provider_created_at?.getTime() ?? Number.POSITIVE_INFINITY);
+  return start + windowMs + WATCH_DEADLINE_MARGIN_MS;
+}
+
+/**
+ * Native signals are live for a provider when its webhook secret is set and a verified event from
+ * it arrived recently (webhooks are configured per provider project, so a secret alone proves
+ * nothing). Then polling is only the safety net.
+ */
+export async function nativeSignalsLive(db: Queryable, adapter: ProviderAdapter, at: number): Promise<boolean> {
+  if (!adapter.nativeWebhooks) return false;
+  const config = readConfig();
+  const secret = adapter.name === "openai" ? config.openaiWebhookSecret : adapter.name === "gemini" ? config.geminiWebhookSecret : undefined;
+  if (!secret) return false;
+  const rows = await db.query("SELECT 1 FROM inbound_events WHERE source = $1 AND received_at > $2 LIMIT 1", [
+    adapter.name,
+    new Date(at - NATIVE_SIGNAL_FRESHNESS_MS),
+  ]);
+  return rows.length > 0;
+}
+
+/** Hands a long watch to a fresh run (same generation, next continuation), keeping its history in the job row. */
+export async function continueWatch(
+  db: Database,
+  watch: { jobId: string; generation: number; continuation: number },
+  send: EventSender = sendThroughInngest,
+): Promise<boolean> {
+  const job = await getJob(db, watch.jobId);
+  if (!job || job.settled_at || job.watch_generation !== watch.generation) return false;
+  const event = watchEvent(job, watch.generation, watch.continuation + 1);
+  await enqueueEvents(db, [event]);
+  await flushOutbox(db, [event.id], send);
+  return true;
+}
+
+/** The reconciler's half for watchers: every unsettled job whose watcher went silent gets a new one. */
+export async function reviveLostWatchers(db: Database, send: EventSender = sendThroughInngest): Promise<string[]> {
+  const at = now();
+  const candidates = await db.query<JobRow>(
+    `SELECT * FROM jobs
+     WHERE settled_at IS NULL AND (watch_lease_until IS NULL OR watch_lease_until < $1) AND tracked_at < $2
+     ORDER BY watch_lease_until NULLS FIRST LIMIT 200`,
+    [new Date(at), new Date(at - 2 * 60_000)],
+  );
+  const revived: string[] = [];
+  for (const job of candidates) {
+    const event = await db.transaction(async (tx) => {
+      const claimed = await claimWatch(tx, job, at);
+      if (claimed) await enqueueEvents(tx, [claimed]);
+      return claimed;
+    });
+    if (!event) continue;
+    await flushOutbox(db, [event.id], send);
+    revived.push(job.id);
+  }
+  return revived;
+}
+
