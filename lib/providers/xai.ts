@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { baseUrlFromEnv, HOUR_MS, requireEnv } from "./config";
+import { baseUrlFromEnv, DAY_MS, HOUR_MS, requireEnv } from "./config";
 import { ProviderError } from "./errors";
 import { fetchJson } from "./http";
 import { malformedLine } from "./lines";
-import { assertBatchKind, makeSnapshot, mapStatus, rfc3339ToIso } from "./snapshot";
+import { assertBatchKind, makeSnapshot, mapStatus } from "./snapshot";
 import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
 
 /**
@@ -20,6 +20,7 @@ export const XAI_STATUS_MAP = {
   awaiting_requests: "validating",
   processing: "in_progress",
   finished: "completed",
+  failed: "failed",
   expired: "expired",
   cancelling: "cancelling",
   cancelled: "cancelled",
@@ -38,29 +39,53 @@ export const xaiBatchSchema = z.object({
   expire_time: z.string().nullish(),
   cancel_time: z.string().nullish(),
   cancel_by_xai_message: z.string().nullish(),
-  state: z.object({
-    num_requests: count,
-    num_pending: count,
-    num_success: count,
-    num_error: count,
-    num_cancelled: count,
-  }),
+  // "Not always populated" (xai-proto batch.proto): absent means nothing is known about requests yet.
+  state: z
+    .object({
+      num_requests: count,
+      num_pending: count,
+      num_success: count,
+      num_error: count,
+      num_cancelled: count,
+    })
+    .nullish(),
 });
 type XaiBatch = z.infer<typeof xaiBatchSchema>;
 
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
 /**
- * A cancel (by the user, or by xAI with a message) wins; an empty batch still awaits requests;
- * nothing pending means finished (xAI's own SDK treats num_pending == 0 as complete); requests
- * still pending past expire_time mean the batch expired.
+ * The span a time from xAI can mean. Over REST xAI sends bare dates ("2025-11-12"), which name a
+ * whole UTC day, so a bare date spans that day; a full timestamp is one instant. Null when absent.
+ */
+export function xaiTimeSpan(value: string | null | undefined): { start: number; end: number } | null {
+  if (!value) return null;
+  const start = Date.parse(BARE_DATE.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(start)) return null;
+  return { start, end: BARE_DATE.test(value) ? start + DAY_MS : start };
+}
+
+/** True once the batch's expiry has surely passed: for a bare date, only after that day ends. */
+function pastExpiry(batch: XaiBatch, now: number): boolean {
+  const expiry = xaiTimeSpan(batch.expire_time);
+  return expiry !== null && expiry.end <= now;
+}
+
+/**
+ * xAI's own counts are the truth; the clock decides only what they leave open. A batch xAI
+ * cancelled (with a message why) failed; a user's cancel is cancelling until nothing is pending;
+ * nothing pending out of some requests means finished (xAI's SDKs wait for num_pending == 0);
+ * an empty batch, or one without state, is still awaiting requests unless its expiry has passed;
+ * requests still pending are expired only once the expiry has surely passed.
  */
 export function deriveXaiPhase(batch: XaiBatch, now: number = Date.now()): XaiPhase {
-  const { num_requests: total, num_pending: pending } = batch.state;
-  if (batch.cancel_time || batch.cancel_by_xai_message) return pending > 0 ? "cancelling" : "cancelled";
-  if (total === 0) return "awaiting_requests";
+  if (batch.cancel_by_xai_message) return "failed";
+  const total = batch.state?.num_requests ?? 0;
+  const pending = batch.state?.num_pending ?? 0;
+  if (batch.cancel_time) return pending > 0 ? "cancelling" : "cancelled";
+  if (total === 0) return pastExpiry(batch, now) ? "expired" : "awaiting_requests";
   if (pending === 0) return "finished";
-  const expiresAt = batch.expire_time ? Date.parse(batch.expire_time) : Number.NaN;
-  if (!Number.isNaN(expiresAt) && expiresAt <= now) return "expired";
-  return "processing";
+  return pastExpiry(batch, now) ? "expired" : "processing";
 }
 
 function xaiConfig() {
@@ -73,44 +98,71 @@ function retrieveBatch(id: string): Promise<XaiBatch> {
   return fetchJson(PROVIDER, `${baseUrl}/batches/${encodeURIComponent(id)}`, headers, xaiBatchSchema, "batch");
 }
 
+/** An instant from xAI, no later than `now`: a bare date's day may not have ended yet. */
+function instantIso(value: string | null | undefined, now: number): string | null {
+  const span = xaiTimeSpan(value);
+  return span === null ? null : new Date(Math.min(span.end, now)).toISOString();
+}
+
+/**
+ * End times: a cancel ends at cancel_time, an expiry at expire_time (both bounded by now). xAI
+ * reports no finish time, so a finished batch ends when it was seen finished, which the watcher
+ * records once, on the poll that settles it.
+ */
+function xaiEndedAt(batch: XaiBatch, phase: XaiPhase, now: number): string | null {
+  switch (phase) {
+    case "cancelled":
+    case "failed":
+      return instantIso(batch.cancel_time, now) ?? new Date(now).toISOString();
+    case "expired":
+      return instantIso(batch.expire_time, now);
+    case "finished":
+      return new Date(now).toISOString();
+    default:
+      return null;
+  }
+}
+
 export function snapshotFromXaiBatch(batch: XaiBatch, now: number = Date.now()): UnifiedSnapshot {
   const phase = deriveXaiPhase(batch, now);
   const status = mapStatus(XAI_STATUS_MAP, phase, PROVIDER);
   const { state } = batch;
-  const endedAt =
-    status === "cancelled" ? batch.cancel_time
-    : status === "expired" ? batch.expire_time
-    : null;
+  const createdAt = xaiTimeSpan(batch.create_time);
+  const expiresAt = xaiTimeSpan(batch.expire_time);
   return makeSnapshot({
     provider: PROVIDER,
     kind: "batch",
     id: batch.batch_id,
     status,
     providerStatus: phase,
-    requestCounts: {
-      total: state.num_requests,
-      completed: state.num_success,
-      failed: state.num_error,
-      cancelled: state.num_cancelled,
-      processing: state.num_pending,
-    },
-    createdAt: rfc3339ToIso(batch.create_time),
-    // xAI reports no finish time for a batch that simply ran out of pending requests.
-    endedAt: rfc3339ToIso(endedAt),
-    expiresAt: rfc3339ToIso(batch.expire_time),
-    raw: { name: batch.name, cancelledByXai: batch.cancel_by_xai_message },
+    requestCounts: state
+      ? {
+          total: state.num_requests,
+          completed: state.num_success,
+          failed: state.num_error,
+          cancelled: state.num_cancelled,
+          processing: state.num_pending,
+        }
+      : null,
+    createdAt: createdAt === null ? null : new Date(createdAt.start).toISOString(),
+    endedAt: xaiEndedAt(batch, phase, now),
+    expiresAt: expiresAt === null ? null : new Date(expiresAt.end).toISOString(),
+    raw: { name: batch.name, error: batch.cancel_by_xai_message },
     detail: null,
   });
 }
 
 const statusLike = z.object({ code: z.union([z.number(), z.string()]).nullish(), message: z.string().nullish() });
 
+/** xai-sdk-ts types `batch_result.error` as a string; the gRPC shape is a google.rpc.Status. */
+const resultError = z.union([z.string(), statusLike]);
+
 const resultItemSchema = z.object({
   batch_request_id: z.string().nullish(),
-  batch_result: z.object({ response: z.record(z.string(), z.unknown()).nullish(), error: statusLike.nullish() }).nullish(),
+  batch_result: z.object({ response: z.record(z.string(), z.unknown()).nullish(), error: resultError.nullish() }).nullish(),
   response: z.record(z.string(), z.unknown()).nullish(),
   error_message: z.string().nullish(),
-  error: statusLike.nullish(),
+  error: resultError.nullish(),
 });
 
 const resultsPageSchema = z.object({
@@ -125,8 +177,9 @@ function responseBody(response: Record<string, unknown>): unknown {
 }
 
 /**
- * One result item: `{"batch_request_id", "batch_result": {"response": {"chat_get_completion": {...}}}}`
- * or `{"batch_request_id", "error_message"}`. A gRPC-style `error: {code, message}` is also read.
+ * One result item: `{"batch_request_id", "batch_result": {"response": {"chat_get_completion": {...}}}}`,
+ * `{"batch_request_id", "batch_result": {"error": "..."}}` or `{"batch_request_id", "error_message"}`.
+ * A gRPC-style `error: {code, message}` is also read.
  */
 export function xaiResultFromItem(value: unknown): BatchResult | undefined {
   const parsed = resultItemSchema.safeParse(value);
@@ -135,6 +188,7 @@ export function xaiResultFromItem(value: unknown): BatchResult | undefined {
   const customId = item.batch_request_id ?? null;
   const error = item.batch_result?.error ?? item.error;
   if (item.error_message) return { ok: false, customId, error: { code: null, message: item.error_message } };
+  if (typeof error === "string") return { ok: false, customId, error: { code: null, message: error || "request failed" } };
   if (error && (error.message || (error.code !== undefined && error.code !== null && error.code !== 0))) {
     const code = error.code === null || error.code === undefined ? null : String(error.code);
     return { ok: false, customId, error: { code, message: error.message ?? "request failed" } };
