@@ -38,10 +38,15 @@ export const anthropicBatchSchema = z.object({
 });
 type AnthropicBatch = z.infer<typeof anthropicBatchSchema>;
 
-/** A cancel request wins over expiry: the user stopped the batch; otherwise any expired request means it ran out of time. */
+/**
+ * How an ended batch ended, from its final request_counts (canceled is zero until processing ends):
+ * any expired request means it ran out of time; any canceled one that it was cancelled; otherwise
+ * every request ran. cancel_initiated_at alone proves nothing: a cancel may cancel no request
+ * (non-interruptible ones finish), and such a batch completed.
+ */
 export function deriveEndedStatus(batch: AnthropicBatch): UnifiedStatus {
-  if (batch.cancel_initiated_at) return "cancelled";
   if (batch.request_counts.expired > 0) return "expired";
+  if (batch.request_counts.canceled > 0) return "cancelled";
   return "completed";
 }
 

@@ -50,7 +50,11 @@ test.each<[string, string, UnifiedStatus, Partial<Counts>, Record<string, unknow
   ["ended", "every request ran", "completed", { succeeded: 98, errored: 2 }, {}],
   ["ended", "cancel_initiated_at set", "cancelled", { succeeded: 50, canceled: 50 }, CANCELLED_AT],
   ["ended", "some requests expired", "expired", { succeeded: 90, expired: 10 }, {}],
-  ["ended", "cancelled and some expired", "cancelled", { succeeded: 40, canceled: 50, expired: 10 }, CANCELLED_AT],
+  // The outcome follows request_counts, not cancel_initiated_at: "cancellation may not result in any
+  // canceled requests if they were non-interruptible" (Anthropic API reference, Cancel a Message Batch).
+  ["ended", "a cancel that cancelled nothing", "completed", { succeeded: 100 }, CANCELLED_AT],
+  ["ended", "requests canceled without cancel_initiated_at", "cancelled", { succeeded: 50, canceled: 50 }, {}],
+  ["ended", "cancelled and some expired", "expired", { succeeded: 40, canceled: 50, expired: 10 }, CANCELLED_AT],
 ])("maps %s (%s) to status %s", async (processingStatus, _case, unified, counts, fields) => {
   server.json(`GET ${BATCH_PATH}`, messageBatch(processingStatus, counts, fields));
 
