@@ -17,7 +17,8 @@ export const PROVIDER_ERROR_CODES = [
 ] as const;
 
 /**
- * - `credentials`: a key or endpoint variable is missing, or the provider answered 401/403.
+ * - `credentials`: a key or endpoint variable is missing, or the provider answered 401/403, or a
+ *   400 that says the key is invalid (Gemini's API_KEY_INVALID, xAI's "Incorrect API key").
  *   Not retried; the watch settles as failed until the operator fixes the configuration.
  * - `not_found`: 404, or another 4xx that says this id can never be read (400, 410, 422…), or a
  *   malformed simulated id. Not retried; the watch settles.
@@ -117,6 +118,23 @@ function truncate(text: string): string {
   return text.length > MAX_DETAIL_LENGTH ? `${text.slice(0, MAX_DETAIL_LENGTH)}…` : text;
 }
 
+/** A masked key echoed back ("xa***yz") is still part of a key: never pass one on. */
+function redactMaskedKeys(text: string): string {
+  return text.replace(/\S*\*{2,}\S*/g, "[redacted]");
+}
+
+/**
+ * Some providers refuse a bad key with HTTP 400 instead of 401: Gemini with an ErrorInfo whose
+ * reason is API_KEY_INVALID, xAI with "Incorrect API key provided: xa***yz".
+ */
+function refusesTheKey(body: unknown): boolean {
+  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
+  if (Array.isArray(details) && details.some((detail) => (detail as { reason?: unknown } | null)?.reason === "API_KEY_INVALID")) {
+    return true;
+  }
+  return /incorrect api key provided/i.test(providerMessage(body) ?? "");
+}
+
 /** Google APIs (Gemini) put the wait in the body: `error.details[].retryDelay`, e.g. "30s". */
 function googleRetryDelayMs(body: unknown): number | undefined {
   const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
@@ -138,11 +156,12 @@ export function providerErrorFromStatus(
   cause?: unknown,
 ): ProviderError {
   const who = provider ?? "provider";
+  const refusedKey = status === 401 || status === 403 || (status === 400 && refusesTheKey(body));
   // Credential errors may echo part of the key back; never pass their text on.
-  const detail = status === 401 || status === 403 ? undefined : providerMessage(body);
-  const suffix = detail ? `: ${truncate(detail)}` : "";
+  const detail = refusedKey ? undefined : providerMessage(body);
+  const suffix = detail ? `: ${truncate(redactMaskedKeys(detail))}` : "";
   const options = { status, provider, cause };
-  if (status === 401 || status === 403) {
+  if (refusedKey) {
     return new ProviderError("credentials", `${who} rejected the credentials (HTTP ${status})`, options);
   }
   if (status === 429) {
@@ -270,7 +289,7 @@ export function toProviderError(error: unknown, provider?: string): ProviderErro
   // Anything else (an abort we did not start, an unknown SDK failure) is treated as transient:
   // from the watch's point of view the provider could not be read this time.
   const message = error instanceof Error ? error.message : String(error);
-  return new ProviderError("unavailable", `${who} request failed: ${truncate(message)}`, { provider, cause: error });
+  return new ProviderError("unavailable", `${who} request failed: ${truncate(redactMaskedKeys(message))}`, { provider, cause: error });
 }
 
 function safeJson(text: string): unknown {

@@ -108,6 +108,63 @@ describe.each(TRANSPORTS)("$provider", (transport) => {
   });
 });
 
+/** Two providers refuse a bad key with HTTP 400, not 401: the body, as each sends it, says why. */
+describe("an invalid key answered with HTTP 400", () => {
+  test.each<[string, ProviderName, string, unknown, string]>([
+    [
+      "Gemini (INVALID_ARGUMENT, ErrorInfo reason API_KEY_INVALID)",
+      "gemini",
+      "/v1beta/batches/b1",
+      {
+        error: {
+          code: 400,
+          message: "API key not valid. Please pass a valid API key.",
+          status: "INVALID_ARGUMENT",
+          details: [
+            {
+              "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+              reason: "API_KEY_INVALID",
+              domain: "googleapis.com",
+              metadata: { service: "generativelanguage.googleapis.com" },
+            },
+            { "@type": "type.googleapis.com/google.rpc.LocalizedMessage", locale: "en-US", message: "API key not valid. Please pass a valid API key." },
+          ],
+        },
+      },
+      "API key not valid",
+    ],
+    [
+      "xAI (Incorrect API key provided, with a masked key)",
+      "xai",
+      "/v1/batches/b1",
+      { code: "Client specified an invalid argument", error: "Incorrect API key provided: xa***yz. You can obtain an API key from https://console.x.ai." },
+      "xa***yz",
+    ],
+  ])("is a credentials error for %s, without the provider's text", async (_case, provider, path, body, echoed) => {
+    TRANSPORTS.find((transport) => transport.provider === provider)!.configure(server.url);
+    server.json(`GET ${path}`, body, 400);
+
+    const error = await retrieveError(provider);
+
+    expect(error).toMatchObject({ code: "credentials", status: 400, provider });
+    expect(error.retryable).toBe(false);
+    expect(error.message).not.toContain(echoed);
+    expect(error.message).not.toContain("***");
+  });
+
+  test("a 400 about anything else is still not_found", async () => {
+    TRANSPORTS.find((transport) => transport.provider === "gemini")!.configure(server.url);
+    server.json("GET /v1beta/batches/b1", { error: { code: 400, message: "Invalid batch name.", status: "INVALID_ARGUMENT" } }, 400);
+    expect(await retrieveError("gemini")).toMatchObject({ code: "not_found", status: 400 });
+  });
+});
+
+test("never repeats a masked key fragment, whatever the error", () => {
+  const error = providerErrorFromStatus(404, undefined, "xai", { error: "No batch for key xa***yz" });
+  expect(error.code).toBe("not_found");
+  expect(error.message).not.toContain("xa***yz");
+});
+
 async function closedPort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
