@@ -3,7 +3,7 @@ import { baseUrlFromEnv, HOUR_MS, requireEnv } from "./config";
 import { fetchBody, fetchJson } from "./http";
 import { malformedLine, streamResultFile } from "./lines";
 import { assertBatchKind, makeSnapshot, mapStatus, rfc3339ToIso } from "./snapshot";
-import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
+import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot, UnifiedStatus } from "./types";
 
 /**
  * Gemini Batch Mode over plain REST. @google/genai is not used: its batches.get drops
@@ -49,10 +49,18 @@ const int64 = z
   .transform(Number)
   .default(0);
 
+const inlinedSchema = z.union([z.object({ inlinedResponses: z.array(z.unknown()).nullish() }), z.array(z.unknown())]).nullish();
+
+/**
+ * GenerateContentBatchOutput / EmbedContentBatchOutput. Embedding batches may keep their inline
+ * results under `inlinedEmbedContentResponses` (where @google/genai reads them).
+ */
 const outputSchema = z.object({
   responsesFile: z.string().nullish(),
-  inlinedResponses: z.union([z.object({ inlinedResponses: z.array(z.unknown()).nullish() }), z.array(z.unknown())]).nullish(),
+  inlinedResponses: inlinedSchema,
+  inlinedEmbedContentResponses: inlinedSchema,
 });
+type GeminiOutput = z.infer<typeof outputSchema>;
 
 const statusSchema = z.object({ code: z.union([z.number(), z.string()]).nullish(), message: z.string().nullish(), status: z.string().nullish() });
 
@@ -102,10 +110,20 @@ async function retrieveOperation(id: string): Promise<GeminiOperation> {
   return fetchJson(PROVIDER, `${baseUrl}/${GEMINI_API_VERSION}/${geminiBatchName(id)}`, headers, geminiOperationSchema, "batch operation");
 }
 
+/**
+ * The batch state decides. When it is unspecified (proto3 JSON omits it), the long-running
+ * Operation's own `done` and `error` say how it stands (providerStatus `done` or `error`).
+ */
+function geminiStatus(operation: GeminiOperation): { status: UnifiedStatus; providerStatus: string } {
+  const state = operation.metadata.state ?? "BATCH_STATE_UNSPECIFIED";
+  const status = mapStatus(GEMINI_STATUS_MAP, state, PROVIDER);
+  if (!state.endsWith("_UNSPECIFIED") || !operation.done) return { status, providerStatus: state };
+  return operation.error ? { status: "failed", providerStatus: "error" } : { status: "completed", providerStatus: "done" };
+}
+
 export function snapshotFromGeminiOperation(operation: GeminiOperation): UnifiedSnapshot {
   const { metadata } = operation;
-  const providerStatus = metadata.state ?? "BATCH_STATE_UNSPECIFIED";
-  const status = mapStatus(GEMINI_STATUS_MAP, providerStatus, PROVIDER);
+  const { status, providerStatus } = geminiStatus(operation);
   const stats = metadata.batchStats;
   const output = operation.response ?? metadata.output;
   return makeSnapshot({
@@ -156,6 +174,11 @@ export function geminiResultFromValue(value: unknown): BatchResult | undefined {
   return { ok: true, customId, body: response };
 }
 
+function inlinedItems(output: GeminiOutput | null | undefined): unknown[] {
+  const inlined = output?.inlinedResponses ?? output?.inlinedEmbedContentResponses;
+  return Array.isArray(inlined) ? inlined : (inlined?.inlinedResponses ?? []);
+}
+
 async function* geminiResults(id: string, options: RetrieveOptions | undefined): AsyncGenerator<BatchResult> {
   assertBatchKind(PROVIDER, options);
   const operation = await retrieveOperation(id);
@@ -167,9 +190,7 @@ async function* geminiResults(id: string, options: RetrieveOptions | undefined):
     yield* streamResultFile(body, PROVIDER, geminiResultFromValue, "gemini responses file");
     return;
   }
-  const inlined = output?.inlinedResponses;
-  const items = Array.isArray(inlined) ? inlined : (inlined?.inlinedResponses ?? []);
-  for (const [index, item] of items.entries()) {
+  for (const [index, item] of inlinedItems(output).entries()) {
     yield geminiResultFromValue(item) ?? malformedLine(index + 1, `inlined response ${index + 1} is not a result object`);
   }
 }

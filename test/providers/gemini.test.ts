@@ -158,3 +158,42 @@ test("yields inlined responses, keyed by metadata.key", async () => {
     { ok: false, customId: null, error: { code: "malformed_line", message: expect.any(String), line: 3 } },
   ]);
 });
+
+/**
+ * An embedding batch (asyncBatchEmbedContent): js-genai reads its inline results from
+ * `output.inlinedEmbedContentResponses.inlinedResponses`, each `{ response: { embedding }, metadata }`.
+ */
+const EMBEDDINGS = {
+  inlinedEmbedContentResponses: {
+    inlinedResponses: [
+      { response: { embedding: { values: [0.013, -0.008, 0.021] } }, metadata: { key: "doc-1" } },
+      { error: { code: 3, message: "Request contains an invalid argument.", status: "INVALID_ARGUMENT" }, metadata: { key: "doc-2" } },
+    ],
+  },
+};
+
+test.each([
+  ["the operation's response", {}, { done: true, response: { "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.EmbedContentBatchOutput", ...EMBEDDINGS } }],
+  ["the batch's metadata.output", { output: EMBEDDINGS }, { done: true }],
+])("yields an embedding batch's inlined responses from %s", async (_case, fields, top) => {
+  server.json(`GET ${BATCH_PATH}`, operation("BATCH_STATE_SUCCEEDED", { "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.EmbedContentBatch", ...fields }, top));
+
+  expect(await collect(getProvider("gemini").results("batches/123456"))).toEqual([
+    { ok: true, customId: "doc-1", body: { embedding: { values: [0.013, -0.008, 0.021] } } },
+    { ok: false, customId: "doc-2", error: { code: "INVALID_ARGUMENT", message: "Request contains an invalid argument." } },
+  ]);
+});
+
+/** A long-running Operation (google.longrunning): `done` with `error` failed, `done` without succeeded. */
+test.each<[string, UnifiedStatus, Record<string, unknown>, boolean]>([
+  ["done with an error", "failed", { done: true, error: { code: 13, message: "Internal error encountered." } }, true],
+  ["done without an error", "completed", { done: true, response: { responsesFile: "files/batch-abc" } }, true],
+  ["not done", "validating", { done: false }, false],
+])("reads an operation without state that is %s as %s", async (_case, status, top, terminal) => {
+  server.json(`GET ${BATCH_PATH}`, operation(undefined, {}, top));
+
+  const snapshot = await getProvider("gemini").retrieve("batches/123456");
+
+  expect(snapshot).toMatchObject({ status, terminal });
+  if (status === "failed") expect(snapshot.raw).toMatchObject({ error: { code: 13, message: "Internal error encountered." } });
+});
