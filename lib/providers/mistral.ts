@@ -2,7 +2,7 @@ import type { Mistral } from "@mistralai/mistralai";
 import { z } from "zod";
 import { baseUrlFromEnv, DAY_MS, requireEnv } from "./config";
 import { callProvider, parseProviderPayload, sdkTimeoutMs } from "./http";
-import { streamResultFiles } from "./lines";
+import { malformedLine, streamResultFiles } from "./lines";
 import { openAIResultFromLine } from "./openai-batch";
 import { assertBatchKind, makeSnapshot, mapStatus, unixSecondsToIso } from "./snapshot";
 import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
@@ -41,6 +41,8 @@ const mistralJobSchema = z.object({
   outputFile: z.string().nullish(),
   errorFile: z.string().nullish(),
   errors: z.array(z.object({ message: z.string(), count: z.number().nullish() })).nullish(),
+  /** An inline batch's results, only when the job is read with `inline: true`. */
+  outputs: z.array(z.unknown()).nullish(),
   model: z.string().nullish(),
   endpoint: z.string().nullish(),
 });
@@ -57,8 +59,9 @@ async function createMistralClient(): Promise<Mistral> {
   });
 }
 
-async function retrieveJob(client: Mistral, id: string): Promise<MistralJob> {
-  const job = await callProvider(PROVIDER, (signal) => client.batch.jobs.get({ jobId: id }, { signal }));
+async function retrieveJob(client: Mistral, id: string, inline = false): Promise<MistralJob> {
+  const request = inline ? { jobId: id, inline: true } : { jobId: id };
+  const job = await callProvider(PROVIDER, (signal) => client.batch.jobs.get(request, { signal }));
   return parseProviderPayload(mistralJobSchema, job, PROVIDER, "batch job");
 }
 
@@ -91,11 +94,22 @@ export function snapshotFromMistralJob(job: MistralJob): UnifiedSnapshot {
   });
 }
 
-/** Output and error files use OpenAI's JSONL line format. */
+/**
+ * Output and error files use OpenAI's JSONL line format. An inline batch (created with `requests`)
+ * has neither file: its results are the job's `outputs`, sent only when asked for with `inline`, so
+ * a file batch is never made to carry them. Each output is read like a file line.
+ */
 async function* mistralResults(id: string, options: RetrieveOptions | undefined): AsyncGenerator<BatchResult> {
   assertBatchKind(PROVIDER, options);
   const client = await createMistralClient();
   const job = await retrieveJob(client, id);
+  if (!job.outputFile && !job.errorFile) {
+    const { outputs } = await retrieveJob(client, id, true);
+    for (const [index, output] of (outputs ?? []).entries()) {
+      yield openAIResultFromLine(output) ?? malformedLine(index + 1, `output ${index + 1} is not a result object`);
+    }
+    return;
+  }
   const files = [
     { fileId: job.outputFile, describe: "mistral output file" },
     { fileId: job.errorFile, describe: "mistral error file" },

@@ -4,7 +4,7 @@ import { MISTRAL_STATUS_MAP } from "@/lib/providers/mistral";
 import { ERROR_LINES, OUTPUT_LINES } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
 import { useFakeProvider } from "./helpers/fake-provider";
-import { jsonlRoute } from "./helpers/fake-server";
+import { jsonlRoute, sendJson } from "./helpers/fake-server";
 
 /** Mistral batch jobs through @mistralai/mistralai against a local fake of `/v1/batch/jobs`. */
 
@@ -96,4 +96,36 @@ test("streams the output file, then the error file", async () => {
     ["request-4", false],
   ]);
   expect(results[1]).toMatchObject({ error: { code: "malformed_line", line: 2 } });
+});
+
+/**
+ * An inline batch (created with `requests`, no input file) has no output file: its results come
+ * back in `outputs` when the job is read with `inline=true` (`client.batch.jobs.get({ inline: true })`).
+ */
+test("streams an inline batch's outputs from the job read with inline=true", async () => {
+  const outputs = [
+    { id: "out-1", custom_id: "0", response: { status_code: 200, body: { id: "cmpl-1", object: "chat.completion", choices: [] } }, error: null },
+    { id: "out-2", custom_id: "1", response: { status_code: 400, body: { error: { message: "Invalid model", type: "invalid_request_error" } } }, error: null },
+    { id: "out-3", custom_id: "2" },
+  ];
+  server.route(`GET ${JOB_PATH}`, (_request, response, url) =>
+    sendJson(response, 200, batchJob("SUCCESS", { input_files: [], output_file: null, error_file: null, outputs: url.searchParams.get("inline") === "true" ? outputs : null })),
+  );
+
+  const results = await collect(getProvider("mistral").results(JOB_ID));
+
+  expect(results).toEqual([
+    { ok: true, customId: "0", body: { id: "cmpl-1", object: "chat.completion", choices: [] } },
+    { ok: false, customId: "1", error: { code: "invalid_request_error", message: "Invalid model" } },
+    { ok: false, customId: null, error: { code: "malformed_line", message: expect.any(String), line: 3 } },
+  ]);
+  expect(server.requests.map((request) => request.query.get("inline"))).toContain("true");
+});
+
+test("never asks for inline outputs of a batch that has result files", async () => {
+  server.json(`GET ${JOB_PATH}`, batchJob("SUCCESS"));
+  server.route("GET /v1/files/file-output/content", jsonlRoute(OUTPUT_LINES));
+  server.route("GET /v1/files/file-errors/content", jsonlRoute(ERROR_LINES));
+  await collect(getProvider("mistral").results(JOB_ID));
+  expect(server.requests.map((request) => request.query.get("inline"))).not.toContain("true");
 });
