@@ -34,10 +34,13 @@ export const OPENAI_RESPONSE_STATUS_MAP = {
   incomplete: "completed",
 } as const;
 
+/** A job can be paused and resumed (fineTuning.jobs.pause/resume): pausing or paused, it is not over. */
 export const OPENAI_FINE_TUNING_STATUS_MAP = {
   validating_files: "validating",
   queued: "validating",
   running: "in_progress",
+  pausing: "in_progress",
+  paused: "in_progress",
   succeeded: "completed",
   failed: "failed",
   cancelled: "cancelled",

@@ -13,7 +13,8 @@ import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } f
  */
 
 const PROVIDER = "together";
-export const TOGETHER_DEFAULT_BASE_URL = "https://api.together.xyz/v1";
+/** together-ai's own default; the old api.together.xyz redirects, dropping Authorization cross-origin. */
+export const TOGETHER_DEFAULT_BASE_URL = "https://api.together.ai/v1";
 
 /** The documented enum, plus CANCELLING, which a cancel request passes through. */
 export const TOGETHER_STATUS_MAP = {

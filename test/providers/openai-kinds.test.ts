@@ -66,6 +66,16 @@ describe("fine-tuning jobs", () => {
     expect(snapshot.terminal).toBe(TERMINAL.has(unified));
   });
 
+  // The SDK can pause and resume a job (fineTuning.jobs.pause/resume); the API reference lists
+  // `pausing` and `paused` among the statuses. A paused job is not over: it must keep being watched.
+  test.each(["pausing", "paused"])("watches a %s job as still in progress, never as invalid_response", async (providerStatus) => {
+    server.json("GET /v1/fine_tuning/jobs/ftjob-abc123", fineTuningJob(providerStatus));
+
+    const snapshot = await openai().retrieve("ftjob-abc123", { kind: "fine_tuning_job" });
+
+    expect(snapshot).toMatchObject({ status: "in_progress", providerStatus, terminal: false, endedAt: null });
+  });
+
   test("keeps the fine-tuned model and trained tokens in detail", async () => {
     server.json("GET /v1/fine_tuning/jobs/ftjob-abc123", fineTuningJob("succeeded"));
     const snapshot = await openai().retrieve("ftjob-abc123", { kind: "fine_tuning_job" });

@@ -1,8 +1,9 @@
-import { expect, test } from "vitest";
+import { expect, onTestFinished, test, vi } from "vitest";
 import { getProvider, type UnifiedStatus } from "@/lib/providers";
 import { TOGETHER_STATUS_MAP } from "@/lib/providers/together";
 import { ERROR_LINES, OUTPUT_LINES } from "./fixtures/openai";
 import { collect } from "./helpers/collect";
+import { setEnv } from "./helpers/env";
 import { useFakeProvider } from "./helpers/fake-provider";
 import { jsonlRoute } from "./helpers/fake-server";
 
@@ -74,4 +75,22 @@ test("streams output and error files from /files/{id}/content", async () => {
   expect(results.map((result) => result.customId)).toEqual(["request-1", null, "request-3", "request-2", "request-4"]);
   expect(results.filter((result) => result.ok)).toHaveLength(2);
   expect(server.requests.at(-1)?.headers.authorization).toBe("Bearer together-test-key");
+});
+
+/**
+ * together-ai's own client defaults to https://api.together.ai/v1 (togethercomputer/together-typescript
+ * src/client.ts). The old .xyz host redirects, and a cross-origin redirect drops the Authorization header.
+ */
+test("talks to api.together.ai by default, with the key", async () => {
+  setEnv({ TOGETHER_BASE_URL: undefined });
+  const fetchSpy = vi.spyOn(globalThis, "fetch").mockResolvedValue(
+    new Response(JSON.stringify(batchJob("IN_PROGRESS")), { status: 200, headers: { "content-type": "application/json" } }),
+  );
+  onTestFinished(() => fetchSpy.mockRestore());
+
+  await getProvider("together").retrieve(BATCH_ID);
+
+  const [url, init] = fetchSpy.mock.calls[0]!;
+  expect(String(url)).toBe(`https://api.together.ai/v1/batches/${BATCH_ID}`);
+  expect(new Headers(init?.headers).get("authorization")).toBe("Bearer together-test-key");
 });
