@@ -2,10 +2,9 @@ import { RetryAfterError } from "inngest";
 import { inngest } from "@/inngest/client";
 import { deliveryRequested } from "@/inngest/events";
 import { getDb } from "@/lib/db";
-import { attemptDelivery, markDeliveryFailed } from "@/lib/deliver/attempt";
+import { attemptDelivery, DELIVERY_RETRIES, markDeliveryFailed } from "@/lib/deliver/attempt";
 
-/** 20 retries at 30 s doubling to 4 h span about two days before a delivery is given up. */
-export const DELIVERY_RETRIES = 20;
+export { DELIVERY_RETRIES };
 
 /**
  * `delivery/requested` → one signed POST per attempt, retried with backoff (and the receiver's

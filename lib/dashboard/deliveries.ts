@@ -1,7 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import type { Queryable } from "@/lib/db";
-import { deliverySummaryFromRow, type DeliverySummary, type DeliverySummaryRow } from "@/lib/jobs/queries";
+import { deliverySummaryColumns, deliverySummaryFromRow, type DeliverySummary, type DeliverySummaryRow } from "@/lib/jobs/queries";
 import type { JobKind, ProviderName } from "@/lib/providers/types";
 import { displayUrl } from "./format";
 
@@ -33,8 +33,7 @@ interface DeliveryListRow extends DeliverySummaryRow {
 }
 
 const SELECT_DELIVERIES = `
-  SELECT d.id, d.event_type, d.status, d.attempt_count, d.last_status_code, d.last_error, d.last_attempt_at,
-         d.delivered_at, d.failed_at, d.created_at, j.provider, j.kind, j.batch_id, s.webhook_url, e.name AS endpoint_name
+  SELECT ${deliverySummaryColumns("d")}, j.provider, j.kind, j.batch_id, s.webhook_url, e.name AS endpoint_name
   FROM deliveries d
   LEFT JOIN jobs j ON j.id = d.job_id
   LEFT JOIN subscriptions s ON s.id = d.subscription_id

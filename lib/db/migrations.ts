@@ -141,6 +141,19 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX outbox_unsent ON outbox (created_at) WHERE sent_at IS NULL;
     `,
   },
+  {
+    version: 2,
+    name: "delivery schedule and closing reason; deliveries by endpoint",
+    sql: /* sql */ `
+      -- When the next attempt is due (a retry's backoff, or now for a resend): the dashboard tells
+      -- a delivery that waits for its retry from one the engine never picked up.
+      ALTER TABLE deliveries ADD COLUMN next_attempt_at timestamptz;
+      -- Why a failed delivery stopped: gave_up, gone, endpoint_disabled, subscription_disabled, sent_once.
+      ALTER TABLE deliveries ADD COLUMN closed_reason text;
+      -- An endpoint's own deliveries, newest first (its page, its success rate, ON DELETE CASCADE).
+      CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at DESC, id DESC) WHERE endpoint_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_MIGRATION_VERSION = MIGRATIONS.at(-1)!.version;

@@ -15,6 +15,12 @@ export const ENDPOINT_MAX_FAILING_MS = 5 * 24 * 3_600_000;
 /** The longest wait between two attempts, whatever a receiver's Retry-After asks. */
 export const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
 const FIRST_RETRY_DELAY_MS = 30_000;
+/** Retries after the first attempt: 30 s doubling to 4 h spans about two days before a delivery is given up. */
+export const DELIVERY_RETRIES = 20;
+
+/** Why a failed delivery stopped (`deliveries.closed_reason`); null while it may still be attempted. */
+export const CLOSED_REASONS = ["gave_up", "gone", "endpoint_disabled", "subscription_disabled", "sent_once"] as const;
+export type ClosedReason = (typeof CLOSED_REASONS)[number];
 
 export type AttemptOutcome =
   | { outcome: "delivered"; statusCode: number; durationMs: number }
@@ -50,11 +56,14 @@ export async function attemptDelivery(
 ): Promise<AttemptOutcome> {
   const delivery = await loadDelivery(db, deliveryId);
   if (!delivery) return { outcome: "skipped", why: "unknown_delivery" };
-  // A delivery that can no longer be sent is closed as failed, never left pending.
+  // A delivery that can no longer be sent is closed as failed, never left pending. The last
+  // attempt's error stays: it is why the endpoint was disabled, which is what an operator must see.
   const closeAs = async (why: "subscription_disabled" | "endpoint_disabled", message: string): Promise<AttemptOutcome> => {
     await db.query(
-      "UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3 WHERE id = $1 AND status <> 'delivered'",
-      [delivery.id, nowDate(), message],
+      `UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = COALESCE(last_error, $3), closed_reason = $4,
+         next_attempt_at = NULL
+       WHERE id = $1 AND status <> 'delivered'`,
+      [delivery.id, nowDate(), message, why],
     );
     return { outcome: "skipped", why };
   };
@@ -67,6 +76,9 @@ export async function attemptDelivery(
   const statusCode = result.ok ? result.status : null;
   const error = result.ok ? (result.accepted ? null : `receiver answered ${result.status}`) : result.message;
   const accepted = result.ok && result.accepted;
+  const retryAfterMs = retryDelayMs(run.attempt, result.ok ? parseRetryAfterMs(result.headers, now()) : undefined);
+  // No retry is scheduled after the last attempt (the run then fails and the delivery is given up).
+  const nextAttemptAt = accepted || statusCode === 410 || run.attempt >= DELIVERY_RETRIES ? null : new Date(attemptedAt.getTime() + retryAfterMs);
 
   await db.transaction(async (tx) => {
     await tx.query(
@@ -81,9 +93,11 @@ export async function attemptDelivery(
       `UPDATE deliveries SET attempt_count = attempt_count + 1, last_status_code = $2, last_error = $3, last_attempt_at = $4,
          status = CASE WHEN $5 THEN 'delivered' WHEN $6 THEN 'failed' ELSE 'pending' END,
          delivered_at = CASE WHEN $5 THEN $4 ELSE delivered_at END,
-         failed_at = CASE WHEN $6 THEN $4 ELSE NULL END
+         failed_at = CASE WHEN $6 THEN $4 ELSE NULL END,
+         closed_reason = CASE WHEN $6 THEN 'gone' ELSE NULL END,
+         next_attempt_at = $7
        WHERE id = $1`,
-      [delivery.id, statusCode, error, attemptedAt, accepted, statusCode === 410],
+      [delivery.id, statusCode, error, attemptedAt, accepted, statusCode === 410, nextAttemptAt],
     );
     if (statusCode === 410 && delivery.subscription_id) {
       // 410 Gone: this receiver wants no more of this subscription's events (the endpoint stays enabled).
@@ -104,7 +118,7 @@ export async function attemptDelivery(
     statusCode,
     durationMs: result.durationMs,
     error: error ?? "delivery failed",
-    retryAfterMs: retryDelayMs(run.attempt, result.ok ? parseRetryAfterMs(result.headers, now()) : undefined),
+    retryAfterMs,
   };
 }
 
@@ -192,10 +206,20 @@ export function retryDelayMs(attempt: number, retryAfterMs?: number): number {
   return Math.min(FIRST_RETRY_DELAY_MS * 2 ** Math.max(0, attempt), MAX_RETRY_DELAY_MS);
 }
 
-/** Called when Inngest gives up on a delivery (retries exhausted): the delivery is failed, visibly. */
-export async function markDeliveryFailed(db: Queryable, deliveryId: string, message: string): Promise<void> {
+/**
+ * Closes a delivery as failed, visibly, keeping its last attempt's error: when Inngest gives up
+ * (retries exhausted, `gave_up`) or when a test ping is not retried (`sent_once`).
+ */
+export async function markDeliveryFailed(
+  db: Queryable,
+  deliveryId: string,
+  message: string,
+  reason: Extract<ClosedReason, "gave_up" | "sent_once"> = "gave_up",
+): Promise<void> {
   await db.query(
-    "UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = COALESCE(last_error, $3) WHERE id = $1 AND status <> 'delivered'",
-    [deliveryId, nowDate(), message],
+    `UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = COALESCE(last_error, $3), closed_reason = $4,
+       next_attempt_at = NULL
+     WHERE id = $1 AND status <> 'delivered'`,
+    [deliveryId, nowDate(), message, reason],
   );
 }

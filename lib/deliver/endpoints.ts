@@ -172,14 +172,20 @@ export async function getEndpoint(db: Queryable, id: string): Promise<EndpointVi
   return endpointView(rows[0]);
 }
 
+/** Why an endpoint was disabled by hand, by where it was done. */
+export const DISABLED_BY_API = "disabled by API";
+export const DISABLED_FROM_DASHBOARD = "disabled from the dashboard";
+
 /**
  * Changes the URL, disables or re-enables (which also clears the failure streak that may have
  * disabled it), or rotates the secret. The new secret is returned only when rotated.
+ * `disabledReason` records who disabled it (the API unless the dashboard says otherwise).
  */
 export async function updateEndpoint(
   db: Queryable,
   id: string,
   input: unknown,
+  { disabledReason = DISABLED_BY_API }: { disabledReason?: string } = {},
 ): Promise<{ endpoint: EndpointView; secret?: string }> {
   const endpointId = parseEndpointId(id);
   const request = parseOrThrow(updateEndpointSchema, input);
@@ -192,7 +198,7 @@ export async function updateEndpoint(
        disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at
                           WHEN $3 THEN COALESCE(disabled_at, now()) ELSE NULL END,
        disabled_reason = CASE WHEN $3::boolean IS NULL THEN disabled_reason
-                              WHEN $3 THEN COALESCE(disabled_reason, 'disabled by API') ELSE NULL END,
+                              WHEN $3 THEN COALESCE(disabled_reason, $6) ELSE NULL END,
        consecutive_failures = CASE WHEN $3::boolean IS FALSE THEN 0 ELSE consecutive_failures END,
        first_failure_at = CASE WHEN $3::boolean IS FALSE THEN NULL ELSE first_failure_at END,
        previous_secret_encrypted = CASE WHEN $4::text IS NULL THEN previous_secret_encrypted ELSE secret_encrypted END,
@@ -207,6 +213,7 @@ export async function updateEndpoint(
       request.disabled ?? null,
       secret === null ? null : encryptSecret(secret),
       PREVIOUS_SECRET_VALIDITY_HOURS,
+      disabledReason,
     ],
   );
   if (!rows[0]) throw new AppError("not_found", `endpoint ${id} does not exist`);

@@ -2,7 +2,7 @@ import type { Database } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { AppError } from "@/lib/errors";
 import { newDeliveryId } from "@/lib/settle/settlement";
-import { attemptDelivery } from "./attempt";
+import { attemptDelivery, markDeliveryFailed } from "./attempt";
 
 /**
  * `POST /api/endpoints/{id}/test`: one signed `webhook.test` event, sent right away and reported,
@@ -22,7 +22,7 @@ export async function sendEndpointTest(db: Database, endpointId: string) {
   const outcome = await attemptDelivery(db, deliveryId, { runId: "endpoint-test", attempt: 0 });
   if (outcome.outcome === "retry") {
     // A test is sent once, never retried: close it so it does not look pending forever.
-    await db.query("UPDATE deliveries SET status = 'failed', failed_at = $2 WHERE id = $1", [deliveryId, nowDate()]);
+    await markDeliveryFailed(db, deliveryId, outcome.error, "sent_once");
   }
   if (outcome.outcome === "skipped") {
     throw new AppError("conflict", outcome.why === "endpoint_disabled" ? "the endpoint is disabled" : "the test could not be sent");

@@ -1,5 +1,6 @@
 import { canonicalBatchId } from "@/lib/providers";
 import type { Queryable } from "@/lib/db";
+import { decodeCursor, encodeCursor } from "@/lib/db/cursor";
 import { AppError } from "@/lib/errors";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
 import { iso, type JobRow, type SubscriptionRow } from "./store";
@@ -69,6 +70,10 @@ export interface DeliverySummary {
   deliveredAt: string | null;
   failedAt: string | null;
   createdAt: string;
+  /** When the next attempt is due (a retry's backoff, or a resend); null when none is scheduled. */
+  nextAttemptAt: string | null;
+  /** Why a failed delivery stopped: gave_up, gone, endpoint_disabled, subscription_disabled, sent_once. */
+  closedReason: string | null;
 }
 
 export interface DeliveryView extends DeliverySummary {
@@ -155,6 +160,15 @@ export interface DeliverySummaryRow {
   delivered_at: Timestamp;
   failed_at: Timestamp;
   created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  closed_reason: string | null;
+}
+
+/** The `deliveries` columns behind a {@link DeliverySummary}, for a SELECT list (alias `d` when given). */
+export function deliverySummaryColumns(alias?: string): string {
+  const columns = ["id", "event_type", "status", "attempt_count", "last_status_code", "last_error", "last_attempt_at",
+    "delivered_at", "failed_at", "created_at", "next_attempt_at", "closed_reason"];
+  return columns.map((column) => (alias ? `${alias}.${column}` : column)).join(", ");
 }
 
 interface DeliveryRow extends DeliverySummaryRow {
@@ -175,6 +189,8 @@ export function deliverySummaryFromRow(row: DeliverySummaryRow): DeliverySummary
     deliveredAt: iso(row.delivered_at),
     failedAt: iso(row.failed_at),
     createdAt: iso(row.created_at)!,
+    nextAttemptAt: iso(row.next_attempt_at),
+    closedReason: row.closed_reason,
   };
 }
 
@@ -206,39 +222,7 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
-interface Cursor {
-  /** tracked_at as Postgres text: keeps the microseconds a JS Date would drop. */
-  trackedAt: string;
-  id: string;
-}
-
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.trackedAt, cursor.id]), "utf8").toString("base64url");
-}
-
-const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Opaque to callers; anything that is not one of ours is an `invalid_request`. */
-function decodeCursor(text: string): Cursor {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === "string" &&
-      // Only the timestamp text we wrote (Postgres' own format), never anything Date.parse accepts.
-      POSTGRES_TIMESTAMP.test(value[0]) &&
-      typeof value[1] === "string" &&
-      UUID.test(value[1])
-    ) {
-      return { trackedAt: value[0], id: value[1] };
-    }
-  } catch {
-    // Falls through to the error below.
-  }
-  throw new AppError("invalid_request", "cursor: not a cursor returned by this API");
-}
 
 /** Newest first, on (tracked_at desc, id desc), which the jobs_tracked_at index serves. */
 export async function listJobs(db: Queryable, query: ListJobsQuery): Promise<JobPage> {
@@ -253,8 +237,8 @@ export async function listJobs(db: Queryable, query: ListJobsQuery): Promise<Job
     conditions.push(`provider = $${params.length}`);
   }
   if (query.cursor) {
-    const cursor = decodeCursor(query.cursor);
-    params.push(cursor.trackedAt, cursor.id);
+    const cursor = decodeCursor(query.cursor, UUID);
+    params.push(cursor.at, cursor.id);
     conditions.push(`(tracked_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   params.push(query.limit + 1);
@@ -268,7 +252,7 @@ export async function listJobs(db: Queryable, query: ListJobsQuery): Promise<Job
   const last = page.at(-1);
   return {
     jobs: page.map(jobViewFromRow),
-    nextCursor: rows.length > query.limit && last ? encodeCursor({ trackedAt: last.tracked_at_text, id: last.id }) : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor({ at: last.tracked_at_text, id: last.id }) : null,
   };
 }
 
@@ -321,8 +305,7 @@ export async function getJobDetail(
   const [subscriptions, deliveries, attempts, events] = await Promise.all([
     db.query<SubscriptionRow & { endpoint_name: string | null }>(`${SUBSCRIPTION_SELECT} WHERE s.job_id = $1 ORDER BY s.created_at, s.id`, [job.id]),
     db.query<DeliveryRow>(
-      `SELECT id, job_id, subscription_id, endpoint_id, event_type, status, attempt_count, last_status_code,
-         last_error, last_attempt_at, delivered_at, failed_at, created_at
+      `SELECT ${deliverySummaryColumns()}, job_id, subscription_id, endpoint_id
        FROM deliveries WHERE job_id = $1 ORDER BY created_at, id`,
       [job.id],
     ),

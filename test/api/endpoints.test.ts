@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as endpoints from "@/app/api/endpoints/route";
 import * as endpoint from "@/app/api/endpoints/[id]/route";
 import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
+import * as endpointDeliveries from "@/app/api/endpoints/[id]/deliveries/route";
 import { decryptSecret } from "@/lib/security/secret-box";
 import { generateWebhookSecret, verifyWebhook } from "@/lib/security/standard-webhooks";
 import { withEnv } from "../helpers/env";
@@ -189,5 +190,52 @@ describe("POST /api/endpoints/{id}/test", () => {
     const response = await call(endpointTest.POST, "POST", `/api/endpoints/${MISSING_ID}/test`, { params: { id: MISSING_ID } });
     expect(response.status).toBe(404);
     expect(response.json.error.code).toBe("not_found");
+  });
+});
+
+describe("GET /api/endpoints/{id}/deliveries", () => {
+  const list = (id: string, query = "") =>
+    call(endpointDeliveries.GET, "GET", `/api/endpoints/${id}/deliveries${query}`, { params: { id } });
+
+  async function insertDeliveries(endpointId: string, statuses: string[]) {
+    for (const [index, status] of statuses.entries()) {
+      await harness.db.query(
+        `INSERT INTO deliveries (id, endpoint_id, event_type, payload, status, created_at)
+         VALUES ($1, $2, 'batch.completed', '{}', $3, $4)`,
+        [`msg_${index}`, endpointId, status, new Date(Date.UTC(2026, 0, 1, 0, index))],
+      );
+    }
+  }
+
+  test("pages through the endpoint's deliveries, newest first, with its success rate", async () => {
+    const id = (await create({ name: "ops", url: RECEIVER })).json.endpoint.id;
+    await insertDeliveries(id, ["delivered", "failed", "delivered", "delivered", "pending"]);
+    const first = await list(id, "?limit=3");
+    expect(first.status).toBe(200);
+    expect(first.json.deliveries.map((delivery: { id: string }) => delivery.id)).toEqual(["msg_4", "msg_3", "msg_2"]);
+    expect(first.json.stats).toEqual({ window: 5, delivered: 3, failed: 1, pending: 1, successRate: 0.75 });
+    const second = await list(id, `?limit=3&cursor=${first.json.nextCursor}`);
+    expect(second.json.deliveries.map((delivery: { id: string }) => delivery.id)).toEqual(["msg_1", "msg_0"]);
+    expect(second.json.nextCursor).toBeNull();
+  });
+
+  test("an endpoint without deliveries has no success rate yet", async () => {
+    const id = (await create({ name: "ops", url: RECEIVER })).json.endpoint.id;
+    expect((await list(id)).json).toEqual({
+      deliveries: [],
+      nextCursor: null,
+      stats: { window: 0, delivered: 0, failed: 0, pending: 0, successRate: null },
+    });
+  });
+
+  test.each([
+    ["an endpoint that does not exist", MISSING_ID, "", 404, "not_found"],
+    ["an id that is not a UUID", "ep_1", "", 400, "invalid_request"],
+    ["a cursor that is not ours", MISSING_ID, "?cursor=abc", 400, "invalid_request"],
+    ["a limit over 100", MISSING_ID, "?limit=101", 400, "invalid_request"],
+  ])("%s → %i %s", async (_name, id, query, status, code) => {
+    const response = await list(id, query);
+    expect(response.status).toBe(status);
+    expect(response.json.error.code).toBe(code);
   });
 });

@@ -90,10 +90,31 @@ describe("POST /api/deliveries/recover", () => {
     await insertDelivery("dlv_ok", "delivered");
     const response = await recoverSince({ since: new Date(Date.now() - 3_600_000).toISOString() });
     expect(response.status).toBe(202);
-    expect(response.json).toEqual({ resent: 1, deliveryIds: ["dlv_recent"], more: false });
+    expect(response.json).toEqual({
+      resent: 1,
+      deliveryIds: ["dlv_recent"],
+      more: false,
+      skipped: { endpoint_disabled: 0, subscription_disabled: 0 },
+    });
     expect(harness.events.named("delivery/requested").map((event) => event.data)).toEqual([
       { deliveryId: "dlv_recent", cause: "recover" },
     ]);
+  });
+
+  test("dryRun: 200 with what it would re-send, by destination, and sends nothing", async () => {
+    await insertDelivery("dlv_recent", "failed", new Date(Date.now() - 60_000).toISOString());
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const response = await recoverSince({ since, dryRun: true });
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({
+      since,
+      resend: { count: 1, destinations: [{ endpointId: null, endpointName: null, webhookUrl: RECEIVER, count: 1 }] },
+      skipped: [],
+      truncated: false,
+    });
+    expect(harness.events.named("delivery/requested")).toEqual([]);
+    const [row] = await harness.db.query<{ status: string }>("SELECT status FROM deliveries WHERE id = 'dlv_recent'");
+    expect(row!.status).toBe("failed");
   });
 
   test.each([

@@ -112,6 +112,8 @@ describe("the timeline", () => {
           deliveredAt: at(150_000),
           failedAt: null,
           createdAt: at(120_000),
+          nextAttemptAt: null,
+          closedReason: null,
           attempts: [
             { runId: "r", attempt: 2, attemptedAt: at(150_000), statusCode: 200, durationMs: 12, error: null, responseBody: "ok" },
             { runId: "r", attempt: 1, attemptedAt: at(121_000), statusCode: 503, durationMs: 40, error: "receiver answered 503", responseBody: "" },

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, test } from "vitest";
-import { attemptDelivery, ENDPOINT_MAX_CONSECUTIVE_FAILURES, markDeliveryFailed, MAX_RETRY_DELAY_MS } from "@/lib/deliver/attempt";
-import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliver/resend";
+import { attemptDelivery, DELIVERY_RETRIES, ENDPOINT_MAX_CONSECUTIVE_FAILURES, markDeliveryFailed, MAX_RETRY_DELAY_MS } from "@/lib/deliver/attempt";
+import { previewRecovery, recoverFailedDeliveries, resendDelivery } from "@/lib/deliver/resend";
 import { sendEndpointTest } from "@/lib/deliver/test-delivery";
 import { AppError } from "@/lib/errors";
 import { getProvider } from "@/lib/providers";
@@ -101,6 +101,8 @@ async function deliveryRow(deliveryId: string) {
     last_error: string | null;
     delivered_at: Date | null;
     failed_at: Date | null;
+    next_attempt_at: Date | null;
+    closed_reason: string | null;
     payload: Record<string, unknown>;
   }>("SELECT * FROM deliveries WHERE id = $1", [deliveryId]);
   return row!;
@@ -259,9 +261,30 @@ describe("delivering a settled batch's outcome", () => {
     expect(runs.every((run) => run.error !== undefined)).toBe(true);
     expect(runs.at(-1)!.error!.message).toBe("receiver answered 500");
     const delivery = await deliveryRow(deliveryId);
-    expect(delivery).toMatchObject({ status: "failed", attempt_count: 21, last_status_code: 500 });
+    expect(delivery).toMatchObject({ status: "failed", attempt_count: 21, last_status_code: 500, closed_reason: "gave_up", next_attempt_at: null });
     expect(delivery.failed_at).toBeInstanceOf(Date);
     expect(delivery.last_error).toMatch(/500/);
+  });
+
+  test("a failed attempt schedules the next one (its backoff) on the delivery; a success clears it", async () => {
+    const { deliveryId } = await settleOne({ webhookUrl: flow.receiver.url }, recordingSender().send);
+    answers = [{ status: 503 }];
+    const first = await attemptDelivery(flow.db, deliveryId, { runId: "run-1", attempt: 0 });
+    expect(first).toMatchObject({ outcome: "retry", retryAfterMs: 30_000 });
+    const [attempt] = await attemptsOf(deliveryId);
+    const afterFailure = await deliveryRow(deliveryId);
+    expect(afterFailure).toMatchObject({ status: "pending", closed_reason: null });
+    expect(afterFailure.next_attempt_at!.getTime()).toBe(attempt!.attempted_at.getTime() + 30_000);
+
+    await attemptDelivery(flow.db, deliveryId, { runId: "run-1", attempt: 1 });
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", next_attempt_at: null });
+  });
+
+  test("the last attempt schedules no retry: the run is about to fail and give the delivery up", async () => {
+    const { deliveryId } = await settleOne({ webhookUrl: flow.receiver.url }, recordingSender().send);
+    answers = [{ status: 503 }];
+    await attemptDelivery(flow.db, deliveryId, { runId: "run-1", attempt: DELIVERY_RETRIES });
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "pending", next_attempt_at: null });
   });
 
   test.each([301, 302, 307, 308])("a %i redirect is a failed attempt and is not followed", async (status) => {
@@ -370,7 +393,12 @@ describe("sending again", () => {
 
     await expect(recoverFailedDeliveries(flow.db, new Date(flow.harness.now() + 60_000))).rejects.toBeInstanceOf(AppError);
     const recovered = await recoverFailedDeliveries(flow.db, since);
-    expect(recovered).toEqual({ resent: 1, deliveryIds: [recentFailure], more: false });
+    expect(recovered).toEqual({
+      resent: 1,
+      deliveryIds: [recentFailure],
+      more: false,
+      skipped: { endpoint_disabled: 0, subscription_disabled: 0 },
+    });
     await flow.harness.drain();
 
     expect(flow.harness.named("delivery/requested").map((event) => event.data)).toEqual([{ deliveryId: recentFailure, cause: "recover" }]);
@@ -406,7 +434,7 @@ describe("sending again", () => {
     const { deliveryId, attempt } = await sendEndpointTest(flow.db, endpointId);
     expect(attempt.ok).toBe(false);
     expect((await deliveryRow(deliveryId)).status).toBe("failed");
-    expect(await recoverFailedDeliveries(flow.db, since)).toEqual({ resent: 0, deliveryIds: [], more: false });
+    expect(await recoverFailedDeliveries(flow.db, since)).toMatchObject({ resent: 0, deliveryIds: [], more: false });
   });
 
   test("recovering after an outage leaves no delivery pending: one whose receiver answered 410 is not resent", async () => {
@@ -428,6 +456,48 @@ describe("sending again", () => {
     expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryIds[1]]);
     const pending = await query<{ id: string }>("SELECT id FROM deliveries WHERE status = 'pending'");
     expect(pending).toEqual([]);
+  });
+
+  test("a recovery previews, then skips and counts what can only fail again: a disabled endpoint, a 410", async () => {
+    const secret = generateWebhookSecret();
+    receiverSecret = secret;
+    const disabledId = await insertEndpoint({ name: "off", url: `${flow.receiver.url}?endpoint=off`, secret });
+    await insertEndpoint({ name: "on", url: `${flow.receiver.url}?endpoint=on`, secret });
+    const since = new Date(flow.harness.now());
+    const gone = `${flow.receiver.url}?subscriber=gone`;
+    await settleFor(
+      [{ webhookUrl: gone }, { endpoint: "off" }, { endpoint: "on" }, { webhookUrl: `${flow.receiver.url}?subscriber=outage` }],
+      recordingSender().send,
+    );
+    const rows = await query<{ id: string; destination: string }>(
+      `SELECT d.id, COALESCE(e.name, s.webhook_url) AS destination FROM deliveries d
+       JOIN subscriptions s ON s.id = d.subscription_id LEFT JOIN endpoints e ON e.id = s.endpoint_id`,
+    );
+    const deliveryTo = (destination: string) => rows.find((row) => row.destination === destination)!.id;
+    answers = [{ status: 410 }];
+    await attemptDelivery(flow.db, deliveryTo(gone), { runId: "run-1", attempt: 0 });
+    expect(await deliveryRow(deliveryTo(gone))).toMatchObject({ status: "failed", closed_reason: "gone" });
+    for (const row of rows.filter((each) => each.destination !== gone)) await markDeliveryFailed(flow.db, row.id, "gave up");
+    await query("UPDATE endpoints SET disabled_at = now(), disabled_reason = 'deliveries kept failing' WHERE id = $1", [disabledId]);
+
+    const preview = await previewRecovery(flow.db, since);
+    expect(preview).toMatchObject({
+      resend: { count: 2 },
+      skipped: [
+        { reason: "endpoint_disabled", count: 1, destinations: [{ endpointId: disabledId, endpointName: "off", count: 1 }] },
+        { reason: "subscription_disabled", count: 1, destinations: [{ endpointId: null, webhookUrl: gone, count: 1 }] },
+      ],
+      truncated: false,
+    });
+    expect(await query("SELECT event_id FROM outbox WHERE event_id LIKE 'recover:%'")).toEqual([]);
+
+    const recovered = await recoverFailedDeliveries(flow.db, since, recordingSender().send);
+    expect(recovered).toMatchObject({ resent: 2, skipped: { endpoint_disabled: 1, subscription_disabled: 1 } });
+    expect(preview.resend.destinations.map((each) => each.endpointName ?? each.webhookUrl).sort()).toEqual(
+      ["on", `${flow.receiver.url}?subscriber=outage`].sort(),
+    );
+    expect(await deliveryRow(deliveryTo("off"))).toMatchObject({ status: "failed", closed_reason: "gave_up" });
+    await expect(resendDelivery(flow.db, deliveryTo("off"), recordingSender().send)).rejects.toMatchObject({ code: "conflict" });
   });
 });
 
@@ -516,7 +586,12 @@ describe("endpoints", () => {
     expect(endpoint.consecutive_failures).toBe(ENDPOINT_MAX_CONSECUTIVE_FAILURES);
     expect(endpoint.disabled_reason).toBe("deliveries kept failing");
     expect(endpoint.disabled_at!.getTime()).toBe(attempts.at(-1)!.attempted_at.getTime());
-    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "failed", last_error: "the endpoint is disabled" });
+    // The endpoint's state does not hide what the receiver last said: that is why it was disabled.
+    expect(await deliveryRow(deliveryId)).toMatchObject({
+      status: "failed",
+      last_error: "receiver answered 503",
+      closed_reason: "endpoint_disabled",
+    });
     expect(deliverRuns().at(-1)!.result).toMatchObject({ outcome: "skipped", why: "endpoint_disabled" });
   });
 
