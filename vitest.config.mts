@@ -18,7 +18,8 @@ export default defineConfig({
     exclude: ["test/e2e/**", "test/engine/**", "**/node_modules/**"],
     environment: "node",
     setupFiles: ["test/setup/env.ts", "test/setup/console.ts"],
-    testTimeout: 30_000,
+    // Generous: the machine running the suite is shared, and a durable flow drives hundreds of runs.
+    testTimeout: 60_000,
     // Creating a PGlite database and migrating it takes tens of seconds on a busy shared machine.
     hookTimeout: 120_000,
     // Durable tests take seconds by design; only a test nearing its timeout is worth a line.

@@ -93,6 +93,7 @@ async function runInProcess(ctx: HttpContext, options: SectionOptions, started: 
   const { openDatabase } = await import("@/lib/db");
   const { migrate } = await import("@/lib/db/migrations");
   const { trackBatch } = await import("@/lib/track/tracking");
+  const { sendEvents } = await import("@/inngest/send");
   // The Inngest client copies the environment when it is created, possibly earlier in this process.
   (await import("@/inngest/client")).inngest.setEnvVars();
   const db = await openDatabase({ driver: "pg", url: ctx.databaseUrl });
@@ -111,7 +112,7 @@ async function runInProcess(ctx: HttpContext, options: SectionOptions, started: 
         while (performance.now() < until && !(failures >= 100 && latencies.length === 0)) {
           const s = performance.now();
           try {
-            await trackBatch(db, { provider: "simulated", batchId: nextId(), webhookUrl: "http://127.0.0.1:9/batchwatch-bench" });
+            await trackBatch(db, { provider: "simulated", batchId: nextId(), webhookUrl: "http://127.0.0.1:9/batchwatch-bench" }, sendEvents);
             latencies.push(performance.now() - s);
           } catch (error) {
             failures += 1;

@@ -1,3 +1,5 @@
+import { isTerminal, type UnifiedStatus } from "./providers/types";
+
 /**
  * When to poll a provider's batch next: a pure, deterministic function of what has been seen.
  *
@@ -35,16 +37,7 @@
  * future — yields a whole number of milliseconds in [MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS].
  */
 
-/** Provider-neutral batch status (mirrors the union in lib/providers/types.ts). */
-export type UnifiedStatus =
-  | "validating"
-  | "in_progress"
-  | "finalizing"
-  | "completed"
-  | "failed"
-  | "expired"
-  | "cancelling"
-  | "cancelled";
+export type { UnifiedStatus };
 
 export interface PollObservation {
   /** When the poll was made (epoch ms). */
@@ -113,10 +106,6 @@ export const POLLING_POLICY = Object.freeze({
 } as const);
 
 const P = POLLING_POLICY;
-
-function isTerminal(status: string): boolean {
-  return status === "completed" || status === "failed" || status === "expired" || status === "cancelled";
-}
 
 function finite(x: unknown): x is number {
   return typeof x === "number" && Number.isFinite(x);

@@ -1,7 +1,7 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { NavLink } from "@/app/components/nav-link";
-import { signOutAction } from "@/lib/dashboard/actions";
+import { signOutAction } from "@/app/actions";
 
 /**
  * The frame of every dashboard page: a skip link, the shared navigation and sign-out. It holds no

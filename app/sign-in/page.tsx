@@ -3,7 +3,7 @@ import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { readSession, safeNextPath, SESSION_COOKIE_NAME } from "@/lib/auth/session";
 import { readConfig } from "@/lib/config";
-import { signInAction } from "@/lib/dashboard/actions";
+import { signInAction } from "@/app/actions";
 
 export const metadata: Metadata = { title: "Sign in · batchwatch" };
 

@@ -1,9 +1,9 @@
 import { deliverWebhook } from "./deliver-webhook";
-import { pruneRetentionFunction } from "./prune-retention";
+import { pruneRetention } from "./prune-retention";
 import { reconcile } from "./reconcile";
-import { settleBatch } from "./settle-batch";
-import { trackBatch } from "./track-batch";
+import { recordAndWatch } from "./record-and-watch";
+import { settleFromSignal } from "./settle-from-signal";
 import { watchBatch } from "./watch-batch";
 
 /** Every function the serve route registers with Inngest. */
-export const functions = [trackBatch, watchBatch, settleBatch, deliverWebhook, reconcile, pruneRetentionFunction];
+export const functions = [recordAndWatch, watchBatch, settleFromSignal, deliverWebhook, reconcile, pruneRetention];

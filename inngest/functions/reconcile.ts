@@ -1,4 +1,5 @@
 import { inngest } from "@/inngest/client";
+import { sendEvents } from "@/inngest/send";
 import { getDb } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { flushStaleOutbox } from "@/lib/events/outbox";
@@ -16,12 +17,12 @@ const OUTBOX_STALE_MS = 2 * 60_000;
 export const reconcile = inngest.createFunction(
   { id: "reconcile", name: "Reconcile lost watchers and unsent events", triggers: [{ cron: "*/5 * * * *" }], retries: 2 },
   async ({ step }) => {
-    const revived = await step.run("revive-lost-watchers", async () => reviveLostWatchers(await getDb()));
+    const revived = await step.run("revive-lost-watchers", async () => reviveLostWatchers(await getDb(), sendEvents));
     const lateDeliveries = await step.run("deliver-to-late-subscribers", async () =>
-      deliverToLateSubscribers(await getDb()),
+      deliverToLateSubscribers(await getDb(), sendEvents),
     );
     const resent = await step.run("send-stale-outbox", async () =>
-      flushStaleOutbox(await getDb(), new Date(nowDate().getTime() - OUTBOX_STALE_MS)),
+      flushStaleOutbox(await getDb(), new Date(nowDate().getTime() - OUTBOX_STALE_MS), sendEvents),
     );
     return { revived: revived.length, lateDeliveries: lateDeliveries.length, resent };
   },

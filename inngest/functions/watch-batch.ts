@@ -1,8 +1,8 @@
-import { RetryAfterError } from "inngest";
 import { inngest } from "@/inngest/client";
 import { watchRequested } from "@/inngest/events";
+import { rethrowHonouringRateLimit } from "@/inngest/retry";
+import { sendEvents } from "@/inngest/send";
 import { getDb } from "@/lib/db";
-import { isProviderError } from "@/lib/providers";
 import { continueWatch, pollOnce, pollsPerRun } from "@/lib/watch/watching";
 
 /** How many polls of one provider may run at the same moment, across all watched batches. */
@@ -29,19 +29,16 @@ export const watchBatch = inngest.createFunction(
     for (let poll = 0; poll < polls; poll++) {
       const decision = await step.run(`poll-${poll}`, async () => {
         try {
-          return await pollOnce(await getDb(), { jobId, generation });
+          return await pollOnce(await getDb(), { jobId, generation }, sendEvents);
         } catch (error) {
-          if (isProviderError(error) && error.code === "rate_limited" && error.retryAfterMs !== undefined) {
-            throw new RetryAfterError(error.message, error.retryAfterMs, { cause: error });
-          }
-          throw error;
+          rethrowHonouringRateLimit(error);
         }
       });
       if (decision.action === "stop") return { stopped: decision.why, polls: poll + 1, continuation };
       await step.sleep(`sleep-${poll}`, decision.delayMs);
     }
     const continued = await step.run("continue-in-new-run", async () =>
-      continueWatch(await getDb(), { jobId, generation, continuation }),
+      continueWatch(await getDb(), { jobId, generation, continuation }, sendEvents),
     );
     return { stopped: continued ? "continued" : "settled", polls, continuation };
   },

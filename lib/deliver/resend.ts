@@ -3,7 +3,8 @@ import type { Database, Queryable } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { AppError } from "@/lib/errors";
 import { sendOrUnavailable } from "@/lib/events/send-or-unavailable";
-import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "@/lib/events/outbox";
+import { deliveryRequestedEvent } from "@/lib/events/definitions";
+import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
 
 /** How many failed deliveries one recover call re-sends; call again while `more` is true. */
 export const RECOVER_BATCH_SIZE = 500;
@@ -33,7 +34,7 @@ export type RecoverySkipReason = "subscription_disabled" | "endpoint_disabled";
 export async function resendDelivery(
   db: Database,
   deliveryId: string,
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<{ deliveryId: string; eventId: string }> {
   const event = await db.transaction(async (tx) => {
     const [found] = await tx.query<{ id: string; subscription_disabled: boolean; endpoint_disabled: boolean }>(
@@ -58,7 +59,7 @@ export async function resendDelivery(
       "UPDATE deliveries SET status = 'pending', failed_at = NULL, closed_reason = NULL, next_attempt_at = $2 WHERE id = $1",
       [found.id, nowDate()],
     );
-    const resend = deliveryEvent(found.id, "resend", `resend:${found.id}:${randomUUID()}`);
+    const resend = deliveryRequestedEvent(found.id, "resend");
     await enqueueEvents(tx, [resend]);
     return resend;
   });
@@ -82,7 +83,7 @@ export interface RecoveryResult {
 export async function recoverFailedDeliveries(
   db: Database,
   since: Date,
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<RecoveryResult> {
   checkSince(since);
   const recoverId = randomUUID();
@@ -94,7 +95,7 @@ export async function recoverFailedDeliveries(
        RETURNING id`,
       [since, RECOVER_BATCH_SIZE, at],
     );
-    const events = rows.map((row) => deliveryEvent(row.id, "recover", `recover:${row.id}:${recoverId}`));
+    const events = rows.map((row) => deliveryRequestedEvent(row.id, "recover", { recoverId }));
     await enqueueEvents(tx, events);
     const [left] = await tx.query<{ more: boolean }>(
       `SELECT EXISTS (SELECT 1 ${FAILED_SINCE} AND ${SKIP_REASON} IS NULL) AS more`,
@@ -185,8 +186,4 @@ function skipCounts(rows: { reason: RecoverySkipReason; count: number }[]): Reco
   const counts: Record<RecoverySkipReason, number> = { endpoint_disabled: 0, subscription_disabled: 0 };
   for (const row of rows) counts[row.reason] = row.count;
   return counts;
-}
-
-function deliveryEvent(deliveryId: string, cause: "resend" | "recover", id: string): OutgoingEvent {
-  return { id, name: "delivery/requested", data: { deliveryId, cause } };
 }

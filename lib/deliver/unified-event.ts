@@ -1,10 +1,11 @@
-import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
+import { TERMINAL_STATUSES, type JobKind, type ProviderName, type RequestCounts, type UnifiedStatus } from "@/lib/providers/types";
 
 /**
  * The unified event every subscriber receives, whatever the provider. One `as const` tuple per
  * vocabulary feeds zod enums, TypeScript types and test tables alike.
  */
-export const OUTCOMES = ["completed", "failed", "expired", "cancelled"] as const;
+/** A job's outcome is the terminal status it ended in. */
+export const OUTCOMES = TERMINAL_STATUSES;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** Why batchwatch itself ended a watch as failed; null when the provider reported the outcome. */

@@ -1,26 +1,20 @@
-import { inngest } from "@/inngest/client";
-import { nowDate } from "../clock";
-import type { Database, Queryable } from "../db";
+import { nowDate } from "@/lib/clock";
+import type { Database, Queryable } from "@/lib/db";
+import type { OutgoingEvent } from "./definitions";
 
 /**
  * Events are written to the outbox in the same transaction as the state they announce, then sent
  * at least once: right away by whoever wrote them, and again by the reconciler if that failed.
  * Each carries a stable id, so Inngest drops the duplicates (it dedupes ids for 24 h).
  */
-export interface OutgoingEvent {
-  id: string;
-  name: string;
-  data: Record<string, unknown>;
-}
 
 const SEND_SLICE = 100;
 
+/**
+ * Sends events to Inngest. `lib/` never imports the Inngest client: whoever calls into `lib/`
+ * (a route, an Inngest function, a test) passes the sender, usually `sendEvents` from `inngest/send.ts`.
+ */
 export type EventSender = (events: OutgoingEvent[]) => Promise<void>;
-
-export const sendThroughInngest: EventSender = async (events) => {
-  if (events.length === 0) return;
-  await inngest.send(events.map(({ id, name, data }) => ({ id, name, data })));
-};
 
 export async function enqueueEvents(tx: Queryable, events: OutgoingEvent[]): Promise<void> {
   for (const event of events) {
@@ -32,7 +26,7 @@ export async function enqueueEvents(tx: Queryable, events: OutgoingEvent[]): Pro
 }
 
 /** Sends the given unsent outbox entries and marks them sent. Throws if sending fails (they stay unsent). */
-export async function flushOutbox(db: Database, eventIds: string[], send: EventSender = sendThroughInngest) {
+export async function flushOutbox(db: Database, eventIds: string[], send: EventSender) {
   if (eventIds.length === 0) return 0;
   const rows = await db.query<{ event_id: string; name: string; data: Record<string, unknown> }>(
     "SELECT event_id, name, data FROM outbox WHERE event_id = ANY($1::text[]) AND sent_at IS NULL ORDER BY created_at",
@@ -42,7 +36,7 @@ export async function flushOutbox(db: Database, eventIds: string[], send: EventS
 }
 
 /** Re-sends entries that were written but not marked sent for a while (a crash between steps). */
-export async function flushStaleOutbox(db: Database, olderThan: Date, send: EventSender = sendThroughInngest) {
+export async function flushStaleOutbox(db: Database, olderThan: Date, send: EventSender) {
   const rows = await db.query<{ event_id: string; name: string; data: Record<string, unknown> }>(
     "SELECT event_id, name, data FROM outbox WHERE sent_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT 500",
     [olderThan],
@@ -58,7 +52,8 @@ async function sendRows(
   // Inngest limits how many events one request may carry; send in slices, marking each as it lands.
   for (let start = 0; start < rows.length; start += SEND_SLICE) {
     const slice = rows.slice(start, start + SEND_SLICE);
-    await send(slice.map((row) => ({ id: row.event_id, name: row.name, data: row.data })));
+    // Every entry was built, and so validated, by lib/events/definitions.ts before it was written.
+    await send(slice.map((row) => ({ id: row.event_id, name: row.name, data: row.data }) as OutgoingEvent));
     await db.query("UPDATE outbox SET sent_at = $2 WHERE event_id = ANY($1::text[])", [
       slice.map((row) => row.event_id),
       nowDate(),

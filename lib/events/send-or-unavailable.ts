@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError } from "@/lib/errors";
 
 const SEND_TIMEOUT_MS = 5_000;
 

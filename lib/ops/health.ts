@@ -1,6 +1,6 @@
-import { readConfig } from "../config";
-import { getDb } from "../db";
-import { currentMigrationVersion } from "../db/migrations";
+import { readConfig } from "@/lib/config";
+import { getDb } from "@/lib/db";
+import { currentMigrationVersion } from "@/lib/db/migrations";
 
 /** What `/api/health` reports: which parts are configured, never a secret value. */
 export async function readHealth() {

@@ -1,5 +1,5 @@
-import type { Queryable } from "../db";
-import { nowDate } from "../clock";
+import type { Queryable } from "@/lib/db";
+import { nowDate } from "@/lib/clock";
 
 /**
  * Deletes what is only history once it is older than the retention period
@@ -19,7 +19,7 @@ export interface PruneResult {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export async function pruneRetention(db: Queryable, { olderThanDays }: { olderThanDays: number }): Promise<PruneResult> {
+export async function deleteExpiredHistory(db: Queryable, { olderThanDays }: { olderThanDays: number }): Promise<PruneResult> {
   if (!Number.isFinite(olderThanDays) || olderThanDays <= 0) {
     throw new RangeError("olderThanDays must be a positive number");
   }

@@ -4,7 +4,7 @@ import { fetchBody, fetchJson } from "./http";
 import { streamResultFiles } from "./lines";
 import { openAIResultFromLine } from "./openai-batch";
 import { assertBatchKind, makeSnapshot, mapStatus, rfc3339ToIso } from "./snapshot";
-import type { BatchResult, ProviderAdapter, RetrieveOptions, UnifiedSnapshot } from "./types";
+import { type BatchResult, isTerminal, type ProviderAdapter, type RetrieveOptions, type UnifiedSnapshot } from "./types";
 
 /**
  * Together's batch API over plain fetch (its SDK is not a dependency). Statuses are upper-case
@@ -55,7 +55,7 @@ function retrieveBatch(id: string): Promise<TogetherBatch> {
 
 export function snapshotFromTogetherBatch(batch: TogetherBatch): UnifiedSnapshot {
   const status = mapStatus(TOGETHER_STATUS_MAP, batch.status, PROVIDER);
-  const terminalEnd = status === "completed" || status === "failed" || status === "expired" || status === "cancelled";
+  const terminalEnd = isTerminal(status);
   return makeSnapshot({
     provider: PROVIDER,
     kind: "batch",

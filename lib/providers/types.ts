@@ -29,10 +29,12 @@ export const UNIFIED_STATUSES = [
 ] as const;
 export type UnifiedStatus = (typeof UNIFIED_STATUSES)[number];
 
-export const TERMINAL_STATUSES: readonly UnifiedStatus[] = ["completed", "failed", "expired", "cancelled"];
+/** The statuses a job ends in: the one definition (a job's outcome is its terminal status). */
+export const TERMINAL_STATUSES = ["completed", "failed", "expired", "cancelled"] as const satisfies readonly UnifiedStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
-export function isTerminal(status: UnifiedStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
+export function isTerminal(status: string): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
 
 export const JOB_KINDS = ["batch", "response", "fine_tuning_job", "eval_run"] as const;

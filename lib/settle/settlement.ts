@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { Database, Queryable } from "../db";
-import { nowDate } from "../clock";
-import { iso, recordJobEvent, type JobRow, type SubscriptionRow } from "../jobs/store";
-import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
-import type { RequestCounts, UnifiedSnapshot, UnifiedStatus } from "../providers/types";
-import { eventTypeFor, type Outcome, type SettleReason, type UnifiedWebhookEvent } from "../deliver/unified-event";
+import type { Database, Queryable } from "@/lib/db";
+import { nowDate } from "@/lib/clock";
+import { getJob, iso, recordJobEvent, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
+import { batchSettledEvent, deliveryRequestedEvent, type OutgoingEvent } from "@/lib/events/definitions";
+import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
+import { isTerminal, type RequestCounts, type UnifiedSnapshot, type UnifiedStatus } from "@/lib/providers/types";
+import { eventTypeFor, type Outcome, type SettleReason, type UnifiedWebhookEvent } from "@/lib/deliver/unified-event";
 
 /** How a job ended: the provider's terminal snapshot, or a failure of ours with its reason. */
 export type Settlement =
@@ -27,7 +28,7 @@ export async function settleJob(
   db: Database,
   jobId: string,
   settlement: Settlement,
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<{ settled: boolean; deliveryIds: string[] }> {
   const result = await db.transaction(async (tx) => {
     const at = nowDate();
@@ -71,20 +72,16 @@ export async function settleJob(
       { outcome: job.outcome, status: job.status, reason: job.settle_reason, by: settlement.by, ...(settlement.by === "watcher" ? { message: settlement.message } : {}) },
       at,
     );
-    const settledEvent: OutgoingEvent = {
-      id: `settled:${job.id}`,
-      name: "batch/settled",
-      data: {
-        jobId: job.id,
-        provider: job.provider,
-        kind: job.kind,
-        batchId: job.batch_id,
-        outcome: job.outcome,
-        status: job.status,
-        reason: job.settle_reason,
-        type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
-      },
-    };
+    const settledEvent = batchSettledEvent({
+      jobId: job.id,
+      provider: job.provider,
+      kind: job.kind,
+      batchId: job.batch_id,
+      outcome: job.outcome!,
+      status: job.status,
+      reason: job.settle_reason,
+      type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
+    });
     await enqueueEvents(tx, [settledEvent]);
     const deliveries = await createDeliveriesFor(tx, job, "settled");
     return { settled: true, deliveryIds: deliveries.deliveryIds, eventIds: [settledEvent.id, ...deliveries.eventIds] };
@@ -103,9 +100,7 @@ function settlementFields(settlement: Settlement): {
     return { outcome: "failed", status: "failed", reason: settlement.reason, snapshot: settlement.lastSnapshot ?? null };
   }
   const status = settlement.snapshot.status;
-  if (status !== "completed" && status !== "failed" && status !== "expired" && status !== "cancelled") {
-    throw new Error(`cannot settle on non-terminal status ${status}`);
-  }
+  if (!isTerminal(status)) throw new Error(`cannot settle on non-terminal status ${status}`);
   return { outcome: status, status, reason: null, snapshot: settlement.snapshot };
 }
 
@@ -138,7 +133,7 @@ export async function createDeliveriesFor(
     );
     if (!row) continue;
     deliveryIds.push(row.id);
-    events.push({ id: `deliver:${row.id}`, name: "delivery/requested", data: { deliveryId: row.id, cause } });
+    events.push(deliveryRequestedEvent(row.id, cause));
   }
   await enqueueEvents(tx, events);
   return { deliveryIds, eventIds: events.map((event) => event.id) };
@@ -170,7 +165,7 @@ const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
  * has no delivery (its track-batch run failed for good) gets one now. Idempotent, like every
  * path into {@link createDeliveriesFor}.
  */
-export async function deliverToLateSubscribers(db: Database, send: EventSender = sendThroughInngest): Promise<string[]> {
+export async function deliverToLateSubscribers(db: Database, send: EventSender): Promise<string[]> {
   const jobs = await db.query<{ id: string }>(
     `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
      WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
@@ -181,7 +176,7 @@ export async function deliverToLateSubscribers(db: Database, send: EventSender =
   const created: string[] = [];
   for (const { id } of jobs) {
     const result = await db.transaction(async (tx) => {
-      const [job] = await tx.query<JobRow>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [id]);
+      const job = await getJob(tx, id, { forUpdate: true });
       return job ? createDeliveriesFor(tx, job, "subscribed_after_settlement") : { deliveryIds: [], eventIds: [] };
     });
     await flushOutbox(db, result.eventIds, send);

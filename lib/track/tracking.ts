@@ -1,19 +1,18 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { batchTrackedData } from "@/inngest/events";
-import { readConfig } from "../config";
-import type { Database, Queryable } from "../db";
-import { AppError } from "../errors";
-import { parseOrThrow } from "../http";
-import { sendOrUnavailable } from "../events/send-or-unavailable";
-import { recordJobEvent, type JobRow, type SubscriptionRow } from "../jobs/store";
-import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
-import { canonicalBatchId, getProvider, isProviderName, ProviderError } from "../providers";
-import { JOB_KINDS, type JobKind, type ProviderName } from "../providers/types";
-import { validateWebhookUrl } from "../security/destination-policy";
-import { now, nowDate } from "../clock";
-import { createDeliveriesFor } from "../settle/settlement";
-import { claimWatch } from "../watch/watching";
+import { readConfig } from "@/lib/config";
+import type { Database, Queryable } from "@/lib/db";
+import { AppError } from "@/lib/errors";
+import { parseOrThrow } from "@/lib/http";
+import { sendOrUnavailable } from "@/lib/events/send-or-unavailable";
+import { getJob, recordJobEvent, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
+import { type BatchTrackedData, batchTrackedEvent, type OutgoingEvent, signalReceivedEvent } from "@/lib/events/definitions";
+import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
+import { canonicalBatchId, getProvider, isProviderName, ProviderError } from "@/lib/providers";
+import { JOB_KINDS, type JobKind, type ProviderName } from "@/lib/providers/types";
+import { validateWebhookUrl } from "@/lib/security/destination-policy";
+import { now, nowDate } from "@/lib/clock";
+import { createDeliveriesFor } from "@/lib/settle/settlement";
+import { claimWatch } from "@/lib/watch/watching";
 
 /** The most metadata a subscription may carry; it is copied into every delivered event. */
 export const MAX_METADATA_BYTES = 4 * 1024;
@@ -51,22 +50,22 @@ export interface TrackingResult {
 export async function trackBatch(
   db: Database,
   input: unknown,
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<TrackingResult> {
   const request = validateTrackInput(input);
   const destination = await resolveDestination(db, request);
   const recorded = await db.transaction(async (tx) => {
     const result = await recordSubscription(tx, { ...request, kind: request.kind ?? "batch" }, destination);
-    // A re-enabled (previously untracked) subscription needs a new event: the old id was sent
-    // already, and Inngest would drop a repeat of it for 24 hours.
-    const eventId = result.reactivated ? `tracked:${result.subscription.id}:${randomUUID()}` : `tracked:${result.subscription.id}`;
-    const event = trackedEvent(eventId, {
-      provider: result.job.provider,
-      kind: result.job.kind,
-      batchId: result.job.batch_id,
-      ...(result.job.eval_id ? { evalId: result.job.eval_id } : {}),
-      subscriptionId: result.subscription.id,
-    });
+    const event = batchTrackedEvent(
+      {
+        provider: result.job.provider,
+        kind: result.job.kind,
+        batchId: result.job.batch_id,
+        ...(result.job.eval_id ? { evalId: result.job.eval_id } : {}),
+        subscriptionId: result.subscription.id,
+      },
+      { reactivated: result.reactivated },
+    );
     await enqueueEvents(tx, [event]);
     return { ...result, eventId: event.id };
   });
@@ -84,10 +83,6 @@ export async function trackBatch(
     throw error;
   }
   return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
-}
-
-function trackedEvent(id: string, data: z.infer<typeof batchTrackedData>): OutgoingEvent {
-  return { id, name: "batch/tracked", data };
 }
 
 /** Checks a tracking request in a fixed order: the provider first, then fields, then the destination. */
@@ -198,8 +193,8 @@ function stripInserted(row: JobRow & { inserted?: boolean }): JobRow {
  */
 export async function handleTrackedEvent(
   db: Database,
-  data: z.infer<typeof batchTrackedData>,
-  send: EventSender = sendThroughInngest,
+  data: BatchTrackedData,
+  send: EventSender,
 ): Promise<{ jobId: string; subscriptionId: string; watchStarted: boolean; deliveriesCreated: number; signalsReplayed: number }> {
   const kind = data.kind ?? "batch";
   const { jobId, subscriptionId } = data.subscriptionId
@@ -207,7 +202,7 @@ export async function handleTrackedEvent(
     : await recordFromEvent(db, { ...data, kind });
 
   const outcome = await db.transaction(async (tx) => {
-    const [job] = await tx.query<JobRow>("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [jobId]);
+    const job = await getJob(tx, jobId, { forUpdate: true });
     if (!job) throw new AppError("not_found", `job ${jobId} does not exist`);
     if (job.settled_at) {
       const created = await createDeliveriesFor(tx, job, "subscribed_after_settlement");
@@ -237,7 +232,7 @@ async function loadSubscription(db: Queryable, subscriptionId: string) {
  */
 async function recordFromEvent(
   db: Database,
-  data: z.infer<typeof batchTrackedData> & { kind: JobKind },
+  data: BatchTrackedData & { kind: JobKind },
 ): Promise<{ jobId: string; subscriptionId: string }> {
   // The same checks as the API (kind, evalId, metadata size, provider configured, one destination).
   const { subscriptionId: _none, ...request } = data;
@@ -255,17 +250,18 @@ async function pendingSignalEvents(tx: Queryable, job: JobRow): Promise<Outgoing
      WHERE source = $1 AND object_id = $2 AND applied_at IS NULL ORDER BY id`,
     [job.provider, job.batch_id],
   );
-  return rows.map((row) => ({
-    id: `signal:${row.id}:${job.id}`,
-    name: "batch/signal.received",
-    data: {
-      source: row.source,
-      provider: job.provider,
-      kind: job.kind,
-      batchId: job.batch_id,
-      inboundEventId: Number(row.id),
-      eventType: row.event_type,
-    },
-  }));
+  return rows.map((row) =>
+    signalReceivedEvent(
+      {
+        source: row.source,
+        provider: job.provider,
+        kind: job.kind,
+        batchId: job.batch_id,
+        inboundEventId: Number(row.id),
+        eventType: row.event_type,
+      },
+      { replayForJob: job.id },
+    ),
+  );
 }
 

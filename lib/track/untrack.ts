@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type { Queryable } from "../db";
-import { AppError } from "../errors";
-import { parseOrThrow } from "../http";
-import { SUBSCRIPTION_SELECT, subscriptionViewFromRow, type SubscriptionView } from "../jobs/queries";
-import type { SubscriptionRow } from "../jobs/store";
+import type { Queryable } from "@/lib/db";
+import { AppError } from "@/lib/errors";
+import { parseOrThrow } from "@/lib/http";
+import { SUBSCRIPTION_SELECT, subscriptionViewFromRow, type SubscriptionView } from "@/lib/jobs/queries";
+import type { SubscriptionRow } from "@/lib/jobs/store";
 
 export const UNTRACKED_REASON = "untracked";
 

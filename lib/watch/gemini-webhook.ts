@@ -8,7 +8,7 @@ import { readTextBody } from "@/lib/http";
 import type { EventSender } from "@/lib/events/outbox";
 import type { JobKind } from "@/lib/providers/types";
 import { acceptNativeSignal } from "@/lib/watch/native-signals";
-import { verifyWebhook, WebhookVerificationError } from "../security/standard-webhooks";
+import { verifyWebhook, WebhookVerificationError } from "@/lib/security/standard-webhooks";
 
 /**
  * Gemini API webhooks (static, project-level endpoints): Standard Webhooks headers, HMAC-SHA256
@@ -44,7 +44,7 @@ const geminiEventSchema = z.object({
  * unverifiable is `invalid_signature` and nothing is stored; a storage or send failure throws, so
  * the route answers 5xx and Gemini retries.
  */
-export async function receiveGeminiWebhook(request: Request, db: Database, send?: EventSender) {
+export async function receiveGeminiWebhook(request: Request, db: Database, send: EventSender) {
   const secret = readConfig().geminiWebhookSecret;
   if (!secret) {
     throw new AppError("invalid_signature", "GEMINI_WEBHOOK_SECRET is not set, so no Gemini webhook can be verified");

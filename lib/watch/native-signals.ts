@@ -1,14 +1,15 @@
-import type { Database } from "../db";
-import { nowDate } from "../clock";
-import { findJob, recordJobEvent } from "../jobs/store";
-import { sendOrUnavailable } from "../events/send-or-unavailable";
-import { type EventSender, sendThroughInngest } from "../events/outbox";
-import { getProvider } from "../providers";
-import type { JobKind, ProviderName } from "../providers/types";
-import { settleJob } from "../settle/settlement";
+import type { Database } from "@/lib/db";
+import { nowDate } from "@/lib/clock";
+import { findJob, recordJobEvent } from "@/lib/jobs/store";
+import { sendOrUnavailable } from "@/lib/events/send-or-unavailable";
+import { type SignalSource, signalReceivedEvent } from "@/lib/events/definitions";
+import type { EventSender } from "@/lib/events/outbox";
+import type { JobKind, ProviderName } from "@/lib/providers/types";
+import { settleJob } from "@/lib/settle/settlement";
+import { retrieveSnapshot } from "./watching";
 
 export interface NativeSignal {
-  source: "openai" | "gemini";
+  source: SignalSource;
   /** The provider's `webhook-id`: the same on every retry of one event. */
   webhookId: string;
   eventType: string;
@@ -29,7 +30,7 @@ export interface NativeSignal {
 export async function acceptNativeSignal(
   db: Database,
   signal: NativeSignal,
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<{ duplicate: boolean; inboundEventId: number }> {
   const inserted = await db.query<{ id: number }>(
     `INSERT INTO inbound_events (source, webhook_id, event_type, object_id, payload, received_at)
@@ -46,22 +47,15 @@ export async function acceptNativeSignal(
     : inserted;
   const inboundEventId = Number(row!.id);
   if (signal.kind && signal.objectId) {
-    await sendOrUnavailable(() =>
-      send([
-        {
-          id: `signal:${inboundEventId}`,
-          name: "batch/signal.received",
-          data: {
-            source: signal.source,
-            provider: signal.provider,
-            kind: signal.kind,
-            batchId: signal.objectId,
-            inboundEventId,
-            eventType: signal.eventType,
-          },
-        },
-      ]),
-    );
+    const event = signalReceivedEvent({
+      source: signal.source,
+      provider: signal.provider,
+      kind: signal.kind,
+      batchId: signal.objectId,
+      inboundEventId,
+      eventType: signal.eventType,
+    });
+    await sendOrUnavailable(() => send([event]));
   }
   return { duplicate, inboundEventId };
 }
@@ -82,7 +76,7 @@ export class SignalNotConfirmedError extends Error {
 export async function applySignal(
   db: Database,
   signal: { provider: ProviderName; kind: JobKind; batchId: string; inboundEventId: number; eventType: string },
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<{ outcome: "not_tracked" | "already_settled" | "settled" }> {
   const job = await findJob(db, signal);
   if (!job) return { outcome: "not_tracked" };
@@ -92,11 +86,7 @@ export async function applySignal(
     await markApplied();
     return { outcome: "already_settled" };
   }
-  const snapshot = await getProvider(job.provider).retrieve(job.batch_id, {
-    kind: job.kind,
-    ...(job.eval_id ? { evalId: job.eval_id } : {}),
-    trackedAt: job.tracked_at.getTime(),
-  });
+  const snapshot = await retrieveSnapshot(job);
   await recordJobEvent(db, job.id, "signal", { eventType: signal.eventType, confirmedStatus: snapshot.status }, nowDate());
   if (!snapshot.terminal) throw new SignalNotConfirmedError(snapshot.providerStatus);
   const { settled } = await settleJob(db, job.id, { by: "signal", snapshot }, send);

@@ -40,7 +40,7 @@ const openaiEventSchema = z.object({
  * SDK, logs every verified event by its `webhook-id`, and turns job-ending events into settle
  * signals. Only then is the answer 200; a storage or send failure answers 5xx so OpenAI retries.
  */
-export async function receiveOpenAIWebhook(request: Request, db: Database, send?: EventSender) {
+export async function receiveOpenAIWebhook(request: Request, db: Database, send: EventSender) {
   const secret = readConfig().openaiWebhookSecret;
   if (!secret) {
     throw new AppError("invalid_signature", "OPENAI_WEBHOOK_SECRET is not set, so no OpenAI webhook can be verified");

@@ -1,12 +1,13 @@
-import { readConfig } from "../config";
-import type { Database, Queryable } from "../db";
-import { now } from "../clock";
-import { getJob, recordJobEvent, type JobRow } from "../jobs/store";
-import { enqueueEvents, type EventSender, flushOutbox, type OutgoingEvent, sendThroughInngest } from "../events/outbox";
-import { nextPollDelay, type PollObservation } from "../polling";
-import { getProvider, isProviderError, ProviderError } from "../providers";
-import type { ProviderAdapter, UnifiedSnapshot } from "../providers/types";
-import { settleJob } from "../settle/settlement";
+import { readConfig } from "@/lib/config";
+import type { Database, Queryable } from "@/lib/db";
+import { now } from "@/lib/clock";
+import { getJob, recordJobEvent, type JobRow } from "@/lib/jobs/store";
+import { type OutgoingEvent, watchRequestedEvent } from "@/lib/events/definitions";
+import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
+import { nextPollDelay, type PollObservation } from "@/lib/polling";
+import { getProvider, isProviderError, ProviderError } from "@/lib/providers";
+import type { ProviderAdapter, UnifiedSnapshot } from "@/lib/providers/types";
+import { settleJob } from "@/lib/settle/settlement";
 
 /** How long past its expected next wake a watcher may be silent before it is presumed lost. */
 export const WATCH_LEASE_GRACE_MS = 15 * 60_000;
@@ -42,15 +43,7 @@ export async function claimWatch(tx: Queryable, job: JobRow, at: number): Promis
   );
   if (!claimed) return null;
   await recordJobEvent(tx, job.id, "watch_started", { generation: claimed.watch_generation }, new Date(at));
-  return watchEvent(job, claimed.watch_generation, 0);
-}
-
-function watchEvent(job: Pick<JobRow, "id" | "provider">, generation: number, continuation: number): OutgoingEvent {
-  return {
-    id: `watch:${job.id}:${generation}:${continuation}`,
-    name: "batch/watch.requested",
-    data: { jobId: job.id, provider: job.provider, generation, continuation },
-  };
+  return watchRequestedEvent({ jobId: job.id, provider: job.provider, generation: claimed.watch_generation, continuation: 0 });
 }
 
 export type PollDecision =
@@ -65,7 +58,7 @@ export type PollDecision =
 export async function pollOnce(
   db: Database,
   watch: { jobId: string; generation: number },
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<PollDecision> {
   const job = await getJob(db, watch.jobId);
   if (!job) return { action: "stop", why: "missing" };
@@ -82,11 +75,7 @@ export async function pollOnce(
   // its real outcome, not as a timeout.
   let snapshot: UnifiedSnapshot;
   try {
-    snapshot = await adapter.retrieve(job.batch_id, {
-      kind: job.kind,
-      ...(job.eval_id ? { evalId: job.eval_id } : {}),
-      trackedAt: job.tracked_at.getTime(),
-    });
+    snapshot = await retrieveSnapshot(job, adapter);
   } catch (error) {
     if (!isProviderError(error)) throw error;
     if (at > deadline && error.retryable) {
@@ -106,6 +95,15 @@ export async function pollOnce(
   }
   const delayMs = await recordObservation(db, job, snapshot, at, deadline, await nativeSignalsLive(db, adapter, at));
   return { action: "sleep", delayMs, status: snapshot.status };
+}
+
+/** Asks the provider where a job stands, with what its kind needs to find it. */
+export function retrieveSnapshot(job: JobRow, adapter: ProviderAdapter = getProvider(job.provider)): Promise<UnifiedSnapshot> {
+  return adapter.retrieve(job.batch_id, {
+    kind: job.kind,
+    ...(job.eval_id ? { evalId: job.eval_id } : {}),
+    trackedAt: job.tracked_at.getTime(),
+  });
 }
 
 async function handlePollError(
@@ -237,18 +235,23 @@ export async function nativeSignalsLive(db: Queryable, adapter: ProviderAdapter,
 export async function continueWatch(
   db: Database,
   watch: { jobId: string; generation: number; continuation: number },
-  send: EventSender = sendThroughInngest,
+  send: EventSender,
 ): Promise<boolean> {
   const job = await getJob(db, watch.jobId);
   if (!job || job.settled_at || job.watch_generation !== watch.generation) return false;
-  const event = watchEvent(job, watch.generation, watch.continuation + 1);
+  const event = watchRequestedEvent({
+    jobId: job.id,
+    provider: job.provider,
+    generation: watch.generation,
+    continuation: watch.continuation + 1,
+  });
   await enqueueEvents(db, [event]);
   await flushOutbox(db, [event.id], send);
   return true;
 }
 
 /** The reconciler's half for watchers: every unsettled job whose watcher went silent gets a new one. */
-export async function reviveLostWatchers(db: Database, send: EventSender = sendThroughInngest): Promise<string[]> {
+export async function reviveLostWatchers(db: Database, send: EventSender): Promise<string[]> {
   const at = now();
   const candidates = await db.query<JobRow>(
     `SELECT * FROM jobs

@@ -40,10 +40,10 @@ describe("the batches list", () => {
   });
 
   test("shows tracked batches newest first with active subscriber counts and how many still run", async () => {
-    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_2m_completed_50", webhookUrl: flow.receiver.url });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_2m_completed_50", webhookUrl: flow.receiver.url }, flow.send);
     flow.harness.advance(1000);
-    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: flow.receiver.url });
-    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: `${flow.receiver.url}?second` });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: flow.receiver.url }, flow.send);
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_5m_failed_10", webhookUrl: `${flow.receiver.url}?second` }, flow.send);
 
     const list = await loadBatchList(flow.db, noFilters);
     expect(list.batches.map((batch) => [batch.batchId, batch.subscriberCount, batch.status])).toEqual([
@@ -118,7 +118,7 @@ describe("a batch page", () => {
       batchId: "sim_2m_completed_50",
       webhookUrl: flow.receiver.url,
       metadata: { team: "search" },
-    });
+    }, flow.send);
     await flow.harness.drain();
 
     const page = await loadBatchPage(flow.db, "simulated", "sim_2m_completed_50");
@@ -165,11 +165,11 @@ describe("a batch page", () => {
 describe("the deliveries page", () => {
   test("lists failed deliveries apart from the recent ones, labelled by batch and destination", async () => {
     await createEndpoint(flow.db, { name: "ops-hook", url: flow.receiver.url });
-    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_completed_5", endpoint: "ops-hook" });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_completed_5", endpoint: "ops-hook" }, flow.send);
     await flow.harness.drain();
     // 410 Gone fails a delivery at once (a 5xx would be retried for two days of fake time).
     receiverStatus = 410;
-    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_failed_5", webhookUrl: `${flow.receiver.url}?token=abc` });
+    await trackBatch(flow.db, { provider: "simulated", batchId: "sim_1m_failed_5", webhookUrl: `${flow.receiver.url}?token=abc` }, flow.send);
     await flow.harness.drain();
 
     const overview = await loadDeliveriesOverview(flow.db);

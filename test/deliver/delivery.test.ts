@@ -76,7 +76,7 @@ async function settleFor(destinations: Destination[], send?: EventSender, metada
     subscriptionIds.push(tracked.subscription.id);
   }
   const snapshot = await getProvider("simulated").retrieve(BATCH, { kind: "batch", trackedAt: flow.harness.now() - 5 * 60_000 });
-  const settled = await settleJob(flow.db, jobId, { by: "poll", snapshot }, ...(send ? [send] : []));
+  const settled = await settleJob(flow.db, jobId, { by: "poll", snapshot }, send ?? flow.send);
   expect(settled.settled).toBe(true);
   return { jobId, subscriptionIds, deliveryIds: settled.deliveryIds };
 }
@@ -333,10 +333,10 @@ describe("sending again", () => {
     const [before] = await query<{ settled_at: Date }>("SELECT settled_at FROM jobs WHERE id = $1", [jobId]);
 
     flow.harness.advance(60_000);
-    const first = await resendDelivery(flow.db, deliveryId);
+    const first = await resendDelivery(flow.db, deliveryId, flow.send);
     await flow.harness.drain();
     flow.harness.advance(60_000);
-    const second = await resendDelivery(flow.db, deliveryId);
+    const second = await resendDelivery(flow.db, deliveryId, flow.send);
     await flow.harness.drain();
 
     const requested = flow.harness.named("delivery/requested");
@@ -391,8 +391,8 @@ describe("sending again", () => {
     await attemptDelivery(flow.db, delivered, { runId: "direct", attempt: 0 });
     flow.receiver.received.length = 0;
 
-    await expect(recoverFailedDeliveries(flow.db, new Date(flow.harness.now() + 60_000))).rejects.toBeInstanceOf(AppError);
-    const recovered = await recoverFailedDeliveries(flow.db, since);
+    await expect(recoverFailedDeliveries(flow.db, new Date(flow.harness.now() + 60_000), flow.send)).rejects.toBeInstanceOf(AppError);
+    const recovered = await recoverFailedDeliveries(flow.db, since, flow.send);
     expect(recovered).toEqual({
       resent: 1,
       deliveryIds: [recentFailure],
@@ -434,7 +434,7 @@ describe("sending again", () => {
     const { deliveryId, attempt } = await sendEndpointTest(flow.db, endpointId);
     expect(attempt.ok).toBe(false);
     expect((await deliveryRow(deliveryId)).status).toBe("failed");
-    expect(await recoverFailedDeliveries(flow.db, since)).toMatchObject({ resent: 0, deliveryIds: [], more: false });
+    expect(await recoverFailedDeliveries(flow.db, since, flow.send)).toMatchObject({ resent: 0, deliveryIds: [], more: false });
   });
 
   test("recovering after an outage leaves no delivery pending: one whose receiver answered 410 is not resent", async () => {
@@ -450,7 +450,7 @@ describe("sending again", () => {
     expect((await deliveryRow(deliveryIds[0]!)).status).toBe("failed");
     flow.receiver.received.length = 0;
 
-    await recoverFailedDeliveries(flow.db, since);
+    await recoverFailedDeliveries(flow.db, since, flow.send);
     await flow.harness.drain();
 
     expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryIds[1]]);
@@ -552,7 +552,7 @@ describe("endpoints", () => {
     );
 
     flow.harness.advance(25 * 3_600_000);
-    await resendDelivery(flow.db, deliveryId);
+    await resendDelivery(flow.db, deliveryId, flow.send);
     await flow.harness.drain();
     const later = flow.receiver.received[1]!;
     expect(later.verified).not.toBeNull();
@@ -624,7 +624,7 @@ describe("subscribing after settlement", () => {
     expect(flow.receiver.received).toHaveLength(1);
 
     flow.harness.advance(10 * 60_000);
-    const late = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?late=1`, metadata: { late: true } });
+    const late = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?late=1`, metadata: { late: true } }, flow.send);
     expect(late.created).toBe(true);
     await flow.harness.drain();
 
@@ -654,7 +654,7 @@ describe("tracking again", () => {
     expect(flow.receiver.received).toHaveLength(1);
 
     flow.harness.advance(10 * 60_000);
-    const retracked = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1`, metadata: { again: true } });
+    const retracked = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1`, metadata: { again: true } }, flow.send);
     expect(retracked).toMatchObject({ created: false, subscription: { id: later.subscription.id, disabled_at: null } });
     await flow.harness.drain();
 
@@ -680,7 +680,7 @@ describe("secrets", () => {
     answers = [{ status: 500 }];
     const { deliveryIds } = await settleFor([{ endpoint: "scan" }, { webhookUrl: flow.receiver.url }]);
     await flow.harness.drain();
-    await resendDelivery(flow.db, deliveryIds[0]!);
+    await resendDelivery(flow.db, deliveryIds[0]!, flow.send);
     await flow.harness.drain();
     expect(flow.receiver.received.length).toBeGreaterThanOrEqual(3);
 

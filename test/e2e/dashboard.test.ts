@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { sendEvents } from "@/inngest/send";
 import { setDb } from "@/lib/db";
 import { pollOnce } from "@/lib/watch/watching";
 import { createTestDatabase, REAL_POSTGRES_URL, type TestDatabase } from "../helpers/db";
@@ -266,7 +267,7 @@ describe("the dashboard, end to end", () => {
     harness.advance(30_000);
     for (const batchId of [BATCH_ID, ENDPOINT_BATCH_ID]) {
       const job = await jobOf(batchId);
-      expect(await pollOnce(testDb.db, { jobId: job.id, generation: job.watch_generation })).toMatchObject({ action: "sleep" });
+      expect(await pollOnce(testDb.db, { jobId: job.id, generation: job.watch_generation }, sendEvents)).toMatchObject({ action: "sleep" });
     }
 
     // No reload: the page refreshes itself while something runs.

@@ -33,7 +33,7 @@ function track(kind: keyof typeof KINDS) {
     batchId: KINDS[kind].id,
     ...(kind === "eval_run" ? { evalId: EVAL_ID } : {}),
     webhookUrl: flow.receiver.url,
-  });
+  }, flow.send);
 }
 
 async function nativeWebhook(kind: keyof typeof KINDS, type: string, webhookId: string) {

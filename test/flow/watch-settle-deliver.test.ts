@@ -13,7 +13,7 @@ describe("a tracked simulated batch", () => {
       batchId: "sim_10m_completed_100",
       webhookUrl: flow.receiver.url,
       metadata: { team: "search" },
-    });
+    }, flow.send);
     expect(tracked.created).toBe(true);
 
     await flow.harness.drain();

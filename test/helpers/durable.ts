@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { InngestTestEngine, mockCtx } from "@inngest/test";
 import type { InngestFunction } from "inngest";
 import { Webhook } from "standardwebhooks";
-import type { EventSender, OutgoingEvent } from "@/lib/events/outbox";
+import type { EventName, OutgoingEvent } from "@/lib/events/definitions";
+import type { EventSender } from "@/lib/events/outbox";
 import { createTestDatabase, TEST_DRIVERS, type TestDatabase, type TestDriver } from "./db";
 
 /**
@@ -22,14 +23,18 @@ export function createDurableDatabase(): Promise<TestDatabase> {
 }
 
 /** An EventSender (the last parameter of the lib functions) that only records what it is given. */
-export function recordingSender(): { send: EventSender; events: OutgoingEvent[]; named(name: string): OutgoingEvent[] } {
+export function recordingSender(): {
+  send: EventSender;
+  events: OutgoingEvent[];
+  named<N extends EventName>(name: N): Extract<OutgoingEvent, { name: N }>[];
+} {
   const events: OutgoingEvent[] = [];
   return {
     events,
     send: async (batch) => {
       events.push(...batch.map((event) => structuredClone(event)));
     },
-    named: (name) => events.filter((event) => event.name === name),
+    named: <N extends EventName>(name: N) => events.filter((event): event is Extract<OutgoingEvent, { name: N }> => event.name === name),
   };
 }
 

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
+import { sendEvents } from "@/inngest/send";
 import { setDb } from "@/lib/db";
 import type { Database } from "@/lib/db/types";
+import type { EventSender } from "@/lib/events/outbox";
 import { createTestDatabase, resetDatabase, type TestDatabase } from "./db";
 import { replaceEnv } from "./env";
 import { startFakeOpenAI } from "./fake-openai";
@@ -35,6 +37,8 @@ export interface Flow {
   readonly testDb: TestDatabase;
   readonly db: Database;
   readonly harness: InngestHarness;
+  /** The app's sender (through the Inngest client, to the harness's stand-in event API), for lib calls. */
+  readonly send: EventSender;
   readonly receiver: Receiver;
   /** Only with `openai: true`. */
   readonly openai: FakeOpenAI;
@@ -64,6 +68,7 @@ export function useFlow(options: FlowOptions = {}): Flow {
     get harness() {
       return started(harness, "harness");
     },
+    send: sendEvents,
     get receiver() {
       return started(receiver, "receiver");
     },

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { pruneRetentionFunction } from "@/inngest/functions/prune-retention";
-import { pruneRetention } from "@/lib/ops/retention";
+import { pruneRetention } from "@/inngest/functions/prune-retention";
+import { deleteExpiredHistory } from "@/lib/ops/retention";
 import { useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
@@ -12,7 +12,7 @@ async function ids(sql: string) {
   return (await harness.db.query<{ id: string }>(sql)).map((row) => String(row.id)).sort();
 }
 
-describe("pruneRetention", () => {
+describe("deleteExpiredHistory", () => {
   test("deletes history older than the retention period and keeps everything newer or still running", async () => {
     const db = harness.db;
     const insertJob = async (batchId: string, trackedDaysAgo: number, settledDaysAgo: number | null) => {
@@ -49,7 +49,7 @@ describe("pruneRetention", () => {
       [daysAgo(31)],
     );
 
-    const result = await pruneRetention(db, { olderThanDays: 30 });
+    const result = await deleteExpiredHistory(db, { olderThanDays: 30 });
 
     expect(result).toMatchObject({ inboundEvents: 1, deliveryAttempts: 1, jobs: 1, testDeliveries: 1, sentOutboxEvents: 1 });
     expect(await ids("SELECT batch_id AS id FROM jobs")).toEqual(["old-unsettled", "recent-settled"]);
@@ -60,7 +60,7 @@ describe("pruneRetention", () => {
   });
 
   test.each([0, -1, Number.NaN])("refuses a retention of %s days", async (days) => {
-    await expect(pruneRetention(harness.db, { olderThanDays: days })).rejects.toThrow(RangeError);
+    await expect(deleteExpiredHistory(harness.db, { olderThanDays: days })).rejects.toThrow(RangeError);
   });
 
   test.each([
@@ -75,13 +75,13 @@ describe("pruneRetention", () => {
       "INSERT INTO deliveries (id, job_id, event_type, payload, created_at, status) VALUES ('dlv_busy', $1, 'batch.completed', '{}', $2, $3)",
       [job!.id, daysAgo(createdDaysAgo), status],
     );
-    await pruneRetention(harness.db, { olderThanDays: 30 });
+    await deleteExpiredHistory(harness.db, { olderThanDays: 30 });
     expect(await ids("SELECT id FROM jobs")).toEqual([job!.id]);
     expect(await ids("SELECT id FROM deliveries")).toEqual(["dlv_busy"]);
   });
 
   test("runs daily at 03:30 UTC as the prune-retention function", () => {
-    const config = pruneRetentionFunction["getConfig"]({ baseUrl: new URL("http://localhost/api/inngest"), appPrefix: "batchwatch" });
+    const config = pruneRetention["getConfig"]({ baseUrl: new URL("http://localhost/api/inngest"), appPrefix: "batchwatch" });
     expect(config[0]).toMatchObject({ id: "batchwatch-prune-retention", triggers: [{ cron: "TZ=UTC 30 3 * * *" }] });
   });
 });

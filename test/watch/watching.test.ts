@@ -21,7 +21,7 @@ async function job(): Promise<JobRow> {
 }
 
 async function track(batchId: string, provider: "openai" | "simulated" = "openai", webhookUrl = flow.receiver.url) {
-  return trackBatch(flow.db, { provider, batchId, webhookUrl });
+  return trackBatch(flow.db, { provider, batchId, webhookUrl }, flow.send);
 }
 
 async function deliverOpenAIWebhook(batchId: string, webhookId: string, type = "batch.completed") {
@@ -84,7 +84,7 @@ describe("the watch deadline", () => {
     flow.harness.advance(24 * HOUR + WATCH_DEADLINE_MARGIN_MS + 60_000);
     flow.openai.setBatch("batch_late", { status: "completed" });
 
-    const decision = await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number });
+    const decision = await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number }, flow.send);
     expect(decision).toEqual({ action: "stop", why: "settled_now" });
     expect(await job()).toMatchObject({ outcome: "completed", settle_reason: null });
   });
@@ -97,7 +97,7 @@ describe("the watch deadline", () => {
     flow.harness.advance(24 * HOUR + WATCH_DEADLINE_MARGIN_MS + 60_000);
     flow.openai.failNext({ status: 503 });
 
-    await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number });
+    await pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number }, flow.send);
     expect(await job()).toMatchObject({ outcome: "failed", settle_reason: "watch_timeout" });
   });
 });
@@ -150,7 +150,7 @@ describe("native signals settle within seconds, whenever they arrive (invariant 
     await flow.harness.drain({ only: ["track-batch"] });
     const [watch] = flow.harness.discardPending("batch/watch.requested");
     const { generation } = watch!.data as { generation: number };
-    expect(await pollOnce(flow.db, { jobId: (await job()).id, generation })).toMatchObject({ action: "sleep" });
+    expect(await pollOnce(flow.db, { jobId: (await job()).id, generation }, flow.send)).toMatchObject({ action: "sleep" });
 
     flow.openai.setBatch("batch_sig", { status: "completed" });
     const before = flow.harness.now();
@@ -170,7 +170,7 @@ describe("native signals settle within seconds, whenever they arrive (invariant 
     await flow.harness.drain({ only: ["track-batch"] });
     const [watch] = flow.harness.discardPending("batch/watch.requested");
     const held = flow.openai.holdNext();
-    const polling = pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number });
+    const polling = pollOnce(flow.db, { jobId: (await job()).id, generation: watch!.data.generation as number }, flow.send);
     await held.reached;
 
     // The poll's request is in flight (it will answer in_progress); the webhook settles meanwhile.
@@ -236,7 +236,7 @@ describe("tracking", () => {
   ])("a %s batch tracked as %s is stored as %s, so native webhooks find it", async (provider, given, stored) => {
     process.env.GEMINI_API_KEY = "test-key";
     try {
-      const result = await trackBatch(flow.db, { provider, batchId: given, webhookUrl: flow.receiver.url });
+      const result = await trackBatch(flow.db, { provider, batchId: given, webhookUrl: flow.receiver.url }, flow.send);
       expect(result.job.batch_id).toBe(stored);
     } finally {
       delete process.env.GEMINI_API_KEY;
@@ -278,7 +278,7 @@ describe("tracking", () => {
     const first = await track("batch_live");
     await track("batch_live", "openai", flow.receiver.url + "?second=1");
     const results = await Promise.all(
-      flow.harness.pendingEvents().filter((event) => event.name === "batch/tracked").map((event) => handleTrackedEvent(flow.db, event.data as never)),
+      flow.harness.pendingEvents().filter((event) => event.name === "batch/tracked").map((event) => handleTrackedEvent(flow.db, event.data as never, flow.send)),
     );
     expect(results.filter((result) => result.watchStarted)).toHaveLength(1);
     expect(first.job.id).toBe((await job()).id);

@@ -1,5 +1,5 @@
 import { ActionForm } from "@/app/components/action-form";
-import { resendDeliveryAction } from "@/lib/dashboard/actions";
+import { resendDeliveryAction } from "@/app/actions";
 
 /** Resends one delivery (same `webhook-id`), then shows the page at `returnTo` again. */
 export function ResendButton({ deliveryId, returnTo }: { deliveryId: string; returnTo: string }) {

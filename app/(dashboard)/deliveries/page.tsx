@@ -4,7 +4,7 @@ import Link from "next/link";
 import { ActionForm } from "@/app/components/action-form";
 import { AutoRefresh } from "@/app/components/auto-refresh";
 import { requireSession } from "@/lib/auth/session";
-import { recoverDeliveriesAction } from "@/lib/dashboard/actions";
+import { recoverDeliveriesAction } from "@/app/actions";
 import {
   defaultRecoverSince,
   FAILED_DELIVERIES_SHOWN,

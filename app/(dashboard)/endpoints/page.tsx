@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { ActionForm } from "@/app/components/action-form";
 import { CreateEndpointForm } from "@/app/components/create-endpoint-form";
 import { requireSession } from "@/lib/auth/session";
-import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/lib/dashboard/actions";
+import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/app/actions";
 import { displayUrl } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { listEndpoints, type EndpointView } from "@/lib/deliver/endpoints";

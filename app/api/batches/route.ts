@@ -1,3 +1,4 @@
+import { sendEvents } from "@/inngest/send";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
 import { readJsonBody } from "@/lib/http";
@@ -15,7 +16,7 @@ export const dynamic = "force-dynamic";
 export const POST = authenticatedRoute(async (request) => {
   // Any JSON here; trackBatch validates it, provider first.
   const body = await readJsonBody(request, z.unknown());
-  const { created, job, subscription } = await trackBatch(await getDb(), body);
+  const { created, job, subscription } = await trackBatch(await getDb(), body, sendEvents);
   return Response.json(
     { job: jobViewFromRow(job), subscription: subscriptionViewFromRow(subscription) },
     { status: created ? 202 : 200 },

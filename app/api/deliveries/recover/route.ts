@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { sendEvents } from "@/inngest/send";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
 import { previewRecovery, recoverFailedDeliveries } from "@/lib/deliver/resend";
@@ -21,5 +22,5 @@ export const POST = authenticatedRoute(async (request) => {
   const { since, dryRun } = await readJsonBody(request, recoverSchema);
   const db = await getDb();
   if (dryRun) return Response.json(await previewRecovery(db, new Date(since)));
-  return Response.json(await recoverFailedDeliveries(db, new Date(since)), { status: 202 });
+  return Response.json(await recoverFailedDeliveries(db, new Date(since), sendEvents), { status: 202 });
 });

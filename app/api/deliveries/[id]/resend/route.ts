@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { sendEvents } from "@/inngest/send";
 import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
 import { resendDelivery } from "@/lib/deliver/resend";
@@ -13,5 +14,5 @@ const paramsSchema = z.object({ id: z.string().min(1).max(200) });
 /** Sends a delivery again (same `webhook-id`, so receivers can deduplicate); 202: it is queued. */
 export const POST = authenticatedRoute<Context>(async (_request, { params }) => {
   const { id } = parseOrThrow(paramsSchema, await params);
-  return Response.json(await resendDelivery(await getDb(), id), { status: 202 });
+  return Response.json(await resendDelivery(await getDb(), id, sendEvents), { status: 202 });
 });

@@ -12,14 +12,15 @@ import {
   SESSION_COOKIE_NAME,
   shouldUseSecureCookie,
 } from "@/lib/auth/session";
+import { sendEvents } from "@/inngest/send";
 import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
 import { recoverFailedDeliveries, resendDelivery } from "@/lib/deliver/resend";
 import { createEndpoint, deleteEndpoint, getEndpoint, updateEndpoint } from "@/lib/deliver/endpoints";
-import { actionError, formFields } from "./action-errors";
-import type { ActionState, CreateEndpointState } from "./action-state";
-import { recoverSinceSchema } from "./deliveries";
-import { isAcceptedApiKey } from "./sign-in";
+import { actionError, formFields } from "@/lib/dashboard/action-errors";
+import type { ActionState, CreateEndpointState } from "@/lib/dashboard/action-state";
+import { recoverSinceSchema } from "@/lib/dashboard/deliveries";
+import { isAcceptedApiKey } from "@/lib/dashboard/sign-in";
 
 /**
  * Every dashboard mutation. Each one checks the session first (a server action is a public POST
@@ -75,7 +76,7 @@ export async function resendDeliveryAction(_previous: ActionState, formData: For
   await requireSession(safeNextPath(fields.returnTo, "/deliveries"));
   try {
     const { deliveryId } = deliveryIdSchema.parse(fields);
-    await resendDelivery(await getDb(), deliveryId);
+    await resendDelivery(await getDb(), deliveryId, sendEvents);
     refresh();
     return { status: "ok", message: "Queued: a new attempt will appear here shortly." };
   } catch (error) {
@@ -87,7 +88,7 @@ export async function recoverDeliveriesAction(_previous: ActionState, formData: 
   await requireSession("/deliveries");
   try {
     const { since } = recoverSinceSchema.parse(formFields(formData));
-    const { resent } = await recoverFailedDeliveries(await getDb(), since);
+    const { resent } = await recoverFailedDeliveries(await getDb(), since, sendEvents);
     refresh();
     return {
       status: "ok",

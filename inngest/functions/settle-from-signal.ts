@@ -1,8 +1,9 @@
 import { RetryAfterError } from "inngest";
 import { inngest } from "@/inngest/client";
 import { signalReceived } from "@/inngest/events";
+import { rethrowHonouringRateLimit } from "@/inngest/retry";
+import { sendEvents } from "@/inngest/send";
 import { getDb } from "@/lib/db";
-import { isProviderError } from "@/lib/providers";
 import { applySignal, SignalNotConfirmedError } from "@/lib/watch/native-signals";
 
 /** How long to wait before asking the provider again when it does not yet confirm a signal. */
@@ -13,8 +14,9 @@ const CONFIRMATION_RETRY_MS = 15_000;
  * through the same compare-and-set as polling, within seconds of the webhook. The watcher is not
  * cancelled: it finds the job settled when it next wakes and exits.
  */
-export const settleBatch = inngest.createFunction(
+export const settleFromSignal = inngest.createFunction(
   {
+    // The id predates the name; Inngest keys runs by it, so it stays (docs/architecture.md).
     id: "settle-batch",
     name: "Settle a batch from a native signal",
     triggers: [signalReceived],
@@ -24,15 +26,12 @@ export const settleBatch = inngest.createFunction(
   async ({ event, step }) => {
     return step.run("confirm-and-settle", async () => {
       try {
-        return await applySignal(await getDb(), event.data);
+        return await applySignal(await getDb(), event.data, sendEvents);
       } catch (error) {
         if (error instanceof SignalNotConfirmedError) {
           throw new RetryAfterError(error.message, CONFIRMATION_RETRY_MS, { cause: error });
         }
-        if (isProviderError(error) && error.code === "rate_limited" && error.retryAfterMs !== undefined) {
-          throw new RetryAfterError(error.message, error.retryAfterMs, { cause: error });
-        }
-        throw error;
+        rethrowHonouringRateLimit(error);
       }
     });
   },
