@@ -3,7 +3,7 @@ import { sendEvents } from "@/inngest/send";
 import { getDb } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { flushStaleOutbox } from "@/lib/events/outbox";
-import { deliverToLateSubscribers } from "@/lib/settle/settlement";
+import { deliverToLateSubscribers } from "@/lib/deliver/create-deliveries";
 import { reviveLostWatchers } from "@/lib/watch/watching";
 
 /** Outbox entries older than this and still unsent were orphaned by a crash between steps. */

@@ -1,7 +1,7 @@
 import type { Database } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { AppError } from "@/lib/errors";
-import { newDeliveryId } from "@/lib/settle/settlement";
+import { newDeliveryId } from "./create-deliveries";
 import { attemptDelivery, markDeliveryFailed } from "./attempt";
 
 /**

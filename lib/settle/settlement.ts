@@ -1,23 +1,16 @@
-import { randomBytes } from "node:crypto";
-import type { Database, Queryable } from "@/lib/db";
+import type { Database } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
-import { getJob, iso, recordJobEvent, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
-import { batchSettledEvent, deliveryRequestedEvent, type OutgoingEvent } from "@/lib/events/definitions";
+import { createDeliveriesFor } from "@/lib/deliver/create-deliveries";
+import { eventTypeFor, type Outcome, type SettleReason } from "@/lib/deliver/unified-event";
+import { batchSettledEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
-import { isTerminal, type RequestCounts, type UnifiedSnapshot, type UnifiedStatus } from "@/lib/providers/types";
-import { eventTypeFor, type Outcome, type SettleReason, type UnifiedWebhookEvent } from "@/lib/deliver/unified-event";
+import { recordJobEvent, type JobRow } from "@/lib/jobs/store";
+import { isTerminal, type UnifiedSnapshot, type UnifiedStatus } from "@/lib/providers/types";
 
 /** How a job ended: the provider's terminal snapshot, or a failure of ours with its reason. */
 export type Settlement =
   | { by: "poll" | "signal"; snapshot: UnifiedSnapshot }
   | { by: "watcher"; reason: SettleReason; message: string; lastSnapshot?: UnifiedSnapshot | null };
-
-export type DeliveryCause = "settled" | "subscribed_after_settlement";
-
-/** Standard Webhooks message ids: `msg_` and 24 random bytes, the same for every attempt of a delivery. */
-export function newDeliveryId(): string {
-  return `msg_${randomBytes(18).toString("base64url")}`;
-}
 
 /**
  * Settles a job exactly once. The compare-and-set on `settled_at IS NULL`, the deliveries for every
@@ -102,85 +95,4 @@ function settlementFields(settlement: Settlement): {
   const status = settlement.snapshot.status;
   if (!isTerminal(status)) throw new Error(`cannot settle on non-terminal status ${status}`);
   return { outcome: status, status, reason: null, snapshot: settlement.snapshot };
-}
-
-/**
- * Creates the one delivery of a settled job's outcome for every active subscription that has none
- * yet (the unique index makes this idempotent), with the outbox entries that send them.
- */
-export async function createDeliveriesFor(
-  tx: Queryable,
-  job: JobRow,
-  cause: DeliveryCause,
-): Promise<{ deliveryIds: string[]; eventIds: string[] }> {
-  const subscriptions = await tx.query<SubscriptionRow>(
-    `SELECT s.* FROM subscriptions s
-     WHERE s.job_id = $1 AND s.disabled_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
-     ORDER BY s.created_at`,
-    [job.id],
-  );
-  const deliveryIds: string[] = [];
-  const events: OutgoingEvent[] = [];
-  for (const subscription of subscriptions) {
-    const payload = unifiedEventFor(job, subscription.metadata);
-    const [row] = await tx.query<{ id: string }>(
-      `INSERT INTO deliveries (id, job_id, subscription_id, endpoint_id, event_type, payload, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (subscription_id) WHERE subscription_id IS NOT NULL DO NOTHING
-       RETURNING id`,
-      [newDeliveryId(), job.id, subscription.id, subscription.endpoint_id, payload.type, JSON.stringify(payload), nowDate()],
-    );
-    if (!row) continue;
-    deliveryIds.push(row.id);
-    events.push(deliveryRequestedEvent(row.id, cause));
-  }
-  await enqueueEvents(tx, events);
-  return { deliveryIds, eventIds: events.map((event) => event.id) };
-}
-
-/** The body every subscriber receives, with ISO-8601 times and the subscription's own metadata. */
-export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>): UnifiedWebhookEvent {
-  return {
-    type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
-    id: job.batch_id,
-    provider: job.provider,
-    kind: job.kind,
-    status: job.status,
-    providerStatus: job.provider_status,
-    reason: job.settle_reason,
-    requestCounts: (job.request_counts as RequestCounts | null) ?? null,
-    createdAt: iso(job.provider_created_at),
-    endedAt: iso(job.provider_ended_at) ?? (job.settle_reason ? iso(job.settled_at) : null),
-    metadata,
-    ...(job.kind === "batch" ? {} : { detail: job.detail ?? null }),
-  };
-}
-
-/** How long the track-batch function gets to deliver to a late subscriber before the reconciler does. */
-const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
-
-/**
- * The reconciler's half for late subscribers: an active subscription to a settled job that still
- * has no delivery (its track-batch run failed for good) gets one now. Idempotent, like every
- * path into {@link createDeliveriesFor}.
- */
-export async function deliverToLateSubscribers(db: Database, send: EventSender): Promise<string[]> {
-  const jobs = await db.query<{ id: string }>(
-    `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
-     WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
-     LIMIT 200`,
-    [new Date(nowDate().getTime() - LATE_SUBSCRIBER_GRACE_MS)],
-  );
-  const created: string[] = [];
-  for (const { id } of jobs) {
-    const result = await db.transaction(async (tx) => {
-      const job = await getJob(tx, id, { forUpdate: true });
-      return job ? createDeliveriesFor(tx, job, "subscribed_after_settlement") : { deliveryIds: [], eventIds: [] };
-    });
-    await flushOutbox(db, result.eventIds, send);
-    created.push(...result.deliveryIds);
-  }
-  return created;
 }

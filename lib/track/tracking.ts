@@ -11,7 +11,7 @@ import { canonicalBatchId, getProvider, isProviderName, ProviderError } from "@/
 import { JOB_KINDS, type JobKind, type ProviderName } from "@/lib/providers/types";
 import { validateWebhookUrl } from "@/lib/security/destination-policy";
 import { now, nowDate } from "@/lib/clock";
-import { createDeliveriesFor } from "@/lib/settle/settlement";
+import { createDeliveriesFor } from "@/lib/deliver/create-deliveries";
 import { claimWatch } from "@/lib/watch/watching";
 
 /** The most metadata a subscription may carry; it is copied into every delivered event. */
