@@ -1,33 +1,58 @@
 import { z } from "zod";
 
 /**
- * All configuration, read from the environment and validated in one place. It is parsed on every
- * call (cheap) so that tests and long-lived processes see changes; a wrong value throws a
- * {@link ConfigError} that names the variable.
+ * All of batchwatch's own configuration, read from the environment and validated in one place.
+ * It is parsed on every call (cheap) so that tests and long-lived processes see changes; a wrong
+ * value throws a {@link ConfigError} that names the variable and never its value, and
+ * `instrumentation.ts` reads it once at start-up so a deployment with a wrong value does not start.
+ * (Provider credentials are read by each provider when a batch of it is tracked: lib/providers.)
  */
 const flag = z
   .enum(["0", "1", "true", "false", ""])
   .optional()
   .transform((value) => value === "1" || value === "true");
 
-const positiveInt = (fallback: number) =>
+const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER, why = "") =>
   z
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (value === undefined || value === "") return fallback;
+      if (value === undefined || value.trim() === "") return fallback;
       const parsed = Number(value);
       if (!Number.isInteger(parsed) || parsed <= 0) {
-        ctx.addIssue({ code: "custom", message: `must be a positive whole number, got "${value}"` });
+        ctx.addIssue({ code: "custom", message: "must be a positive whole number" });
+        return z.NEVER;
+      }
+      if (parsed > max) {
+        ctx.addIssue({ code: "custom", message: `must be at most ${max}${why}` });
         return z.NEVER;
       }
       return parsed;
     });
 
+/** Each poll costs two steps (poll and sleep), and one Inngest run holds at most 1,000 steps. */
+export const MAX_POLLS_PER_RUN = 450;
+
 const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+export const ENCRYPTION_KEY_BYTES = 32;
+
+/** A 32-byte key in base64 (standard or URL-safe), decoded. */
+const encryptionKey = optionalString.transform((text, ctx) => {
+  if (text === undefined) return undefined;
+  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, "base64") : Buffer.alloc(0);
+  if (bytes.length !== ENCRYPTION_KEY_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be ${ENCRYPTION_KEY_BYTES} random bytes in base64 (generate one with: openssl rand -base64 32)`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 const configSchema = z.object({
   DATABASE_URL: optionalString.pipe(
@@ -49,6 +74,10 @@ const configSchema = z.object({
   BATCHWATCH_SIMULATED_PROVIDER: flag,
   BATCHWATCH_RETENTION_DAYS: positiveInt(30),
   BATCHWATCH_DELIVERY_TIMEOUT_MS: positiveInt(15_000),
+  BATCHWATCH_PROVIDER_TIMEOUT_MS: positiveInt(30_000),
+  BATCHWATCH_POLLS_PER_RUN: positiveInt(200, MAX_POLLS_PER_RUN, " (each poll is two steps of a run, which holds at most 1,000)"),
+  BATCHWATCH_ENCRYPTION_KEY: encryptionKey,
+  BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
   INNGEST_DEV: optionalString,
   INNGEST_EVENT_KEY: optionalString,
   INNGEST_SIGNING_KEY: optionalString,
@@ -73,6 +102,13 @@ export interface Config {
   simulatedProvider: boolean;
   retentionDays: number;
   deliveryTimeoutMs: number;
+  /** The bound on every provider request. */
+  providerTimeoutMs: number;
+  /** Polls per watcher run before the watch continues in a fresh run. */
+  pollsPerRun: number;
+  /** Encrypts endpoint secrets at rest; the previous key still decrypts during a rotation. */
+  encryptionKey?: Buffer;
+  previousEncryptionKey?: Buffer;
   inngest: { mode: "dev" | "cloud"; eventKeySet: boolean; signingKeySet: boolean; baseUrl?: string };
 }
 
@@ -87,7 +123,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -118,6 +154,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatedProvider: raw.BATCHWATCH_SIMULATED_PROVIDER,
     retentionDays: raw.BATCHWATCH_RETENTION_DAYS,
     deliveryTimeoutMs: raw.BATCHWATCH_DELIVERY_TIMEOUT_MS,
+    providerTimeoutMs: raw.BATCHWATCH_PROVIDER_TIMEOUT_MS,
+    pollsPerRun: raw.BATCHWATCH_POLLS_PER_RUN,
+    encryptionKey: raw.BATCHWATCH_ENCRYPTION_KEY,
+    previousEncryptionKey: raw.BATCHWATCH_ENCRYPTION_KEY_PREVIOUS,
     inngest: {
       mode: isInngestDev(raw.INNGEST_DEV) ? "dev" : "cloud",
       eventKeySet: raw.INNGEST_EVENT_KEY !== undefined,

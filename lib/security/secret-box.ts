@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 
-import { ConfigError } from "@/lib/config";
+import { ConfigError, readConfig } from "@/lib/config";
 
 /**
  * Endpoint signing secrets at rest: AES-256-GCM under `BATCHWATCH_ENCRYPTION_KEY` (32 bytes,
@@ -17,7 +17,6 @@ export const ENCRYPTION_KEY_VARIABLE = "BATCHWATCH_ENCRYPTION_KEY";
 export const PREVIOUS_ENCRYPTION_KEY_VARIABLE = "BATCHWATCH_ENCRYPTION_KEY_PREVIOUS";
 
 const FORMAT_VERSION = "v1";
-const KEY_BYTES = 32;
 const IV_BYTES = 12; // The GCM standard nonce size.
 const TAG_BYTES = 16;
 
@@ -45,28 +44,24 @@ interface EncryptionKey {
   bytes: Buffer;
 }
 
-// Decoding is cheap, but hashing for the id on every call is avoidable: keyed by the env text.
-const decodedKeys = new Map<string, EncryptionKey>();
+// Hashing for the id on every call is avoidable: keyed by the key itself.
+const keyIds = new Map<string, string>();
 
-function readKey(variable: string, env: Environment): EncryptionKey | undefined {
-  const text = env[variable]?.trim();
-  if (!text) return undefined;
-  const cached = decodedKeys.get(text);
-  if (cached) return cached;
-
-  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, "base64") : Buffer.alloc(0);
-  if (bytes.length !== KEY_BYTES) {
-    throw new ConfigError(variable, `must be ${KEY_BYTES} random bytes in base64 (generate one with: openssl rand -base64 32)`);
+/** The key as lib/config.ts decoded (and validated) it, with its id. */
+function withId(bytes: Buffer | undefined): EncryptionKey | undefined {
+  if (!bytes) return undefined;
+  const cacheKey = bytes.toString("base64");
+  let id = keyIds.get(cacheKey);
+  if (!id) {
+    id = createHash("sha256").update("batchwatch secret-box key id\0").update(bytes).digest("base64url").slice(0, 8);
+    if (keyIds.size > 16) keyIds.clear();
+    keyIds.set(cacheKey, id);
   }
-  const id = createHash("sha256").update("batchwatch secret-box key id\0").update(bytes).digest("base64url").slice(0, 8);
-  const key = { id, bytes };
-  if (decodedKeys.size > 16) decodedKeys.clear();
-  decodedKeys.set(text, key);
-  return key;
+  return { id, bytes };
 }
 
 function currentKey(env: Environment): EncryptionKey {
-  const key = readKey(ENCRYPTION_KEY_VARIABLE, env);
+  const key = withId(readConfig(env).encryptionKey);
   if (!key) {
     throw new ConfigError(
       ENCRYPTION_KEY_VARIABLE,
@@ -103,7 +98,7 @@ export function decryptSecret(stored: string, env: Environment = process.env): s
     throw new SecretBoxError("malformed", "the stored secret has an invalid IV or tag");
   }
 
-  const candidates = [currentKey(env), readKey(PREVIOUS_ENCRYPTION_KEY_VARIABLE, env)];
+  const candidates = [currentKey(env), withId(readConfig(env).previousEncryptionKey)];
   const key = candidates.find((candidate) => candidate?.id === keyId);
   if (!key) {
     throw new SecretBoxError(

@@ -22,12 +22,11 @@ const NATIVE_SIGNAL_FRESHNESS_MS = 7 * 24 * 3_600_000;
 const OBSERVATIONS_KEPT = 50;
 
 /**
- * Polls per run before the watch continues in a fresh run. Each poll costs two steps (poll and
- * sleep), so 200 keeps a run far below Inngest's 1,000-step limit.
+ * Polls per run before the watch continues in a fresh run (BATCHWATCH_POLLS_PER_RUN). Each poll
+ * costs two steps (poll and sleep), so the default 200 keeps a run far below Inngest's 1,000-step limit.
  */
 export function pollsPerRun(): number {
-  const configured = Number(process.env.BATCHWATCH_POLLS_PER_RUN);
-  return Number.isInteger(configured) && configured > 0 ? Math.min(configured, 450) : 200;
+  return readConfig().pollsPerRun;
 }
 
 /**

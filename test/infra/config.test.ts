@@ -37,6 +37,12 @@ describe("start-up errors name the variable", () => {
     ["a retention that is not a number", { BATCHWATCH_RETENTION_DAYS: "soon" }, "BATCHWATCH_RETENTION_DAYS", /whole number/],
     ["a default webhook secret without whsec_", { BATCH_WEBHOOK_SECRET: "abc" }, "BATCH_WEBHOOK_SECRET", /whsec_/],
     ["a short session secret", { BATCHWATCH_SESSION_SECRET: "short" }, "BATCHWATCH_SESSION_SECRET", /32/],
+    ["polls per run that are not a number", { BATCHWATCH_POLLS_PER_RUN: "lots" }, "BATCHWATCH_POLLS_PER_RUN", /whole number/],
+    ["polls per run past Inngest's step limit", { BATCHWATCH_POLLS_PER_RUN: "451" }, "BATCHWATCH_POLLS_PER_RUN", /at most 450/],
+    ["a provider timeout of zero", { BATCHWATCH_PROVIDER_TIMEOUT_MS: "0" }, "BATCHWATCH_PROVIDER_TIMEOUT_MS", /positive/],
+    ["a delivery timeout that is not whole", { BATCHWATCH_DELIVERY_TIMEOUT_MS: "1.5" }, "BATCHWATCH_DELIVERY_TIMEOUT_MS", /whole number/],
+    ["an encryption key of 16 bytes", { BATCHWATCH_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }, "BATCHWATCH_ENCRYPTION_KEY", /32 random bytes/],
+    ["a previous encryption key that is not base64", { BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: "not base64!" }, "BATCHWATCH_ENCRYPTION_KEY_PREVIOUS", /32 random bytes/],
   ])("%s", (_, env, variable, message) => {
     let thrown: unknown;
     try {
@@ -49,9 +55,13 @@ describe("start-up errors name the variable", () => {
     expect((thrown as ConfigError).message).toMatch(message);
   });
 
-  test("an error message never contains the value it refused", () => {
-    expect(() => readConfig({ ...base, BATCH_WEBHOOK_SECRET: "super-secret-value" })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining("super-secret-value") }),
+  test.each([
+    ["BATCH_WEBHOOK_SECRET", "super-secret-value"],
+    ["BATCHWATCH_RETENTION_DAYS", "secret-looking-days"],
+    ["BATCHWATCH_ENCRYPTION_KEY", "c2hvcnQtYnV0LXNlY3JldA=="],
+  ])("an error about %s never contains the value it refused", (variable, value) => {
+    expect(() => readConfig({ ...base, [variable]: value })).toThrow(
+      expect.objectContaining({ variable, message: expect.not.stringContaining(value) }),
     );
   });
 });
