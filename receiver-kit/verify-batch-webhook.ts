@@ -47,7 +47,7 @@
  * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
  * const replayStore = createPostgresReplayStore(pool); // run createReplayTable(pool) once, e.g. in a migration
  * // "whsec_new whsec_old" while rotating
- * const secrets = (process.env.BATCHWATCH_WEBHOOK_SECRET ?? "").split(" ").filter(Boolean);
+ * const secrets = (process.env.BATCH_WEBHOOK_SECRET ?? "").split(" ").filter(Boolean);
  *
  * export async function POST(request: Request) {
  *   let delivery;

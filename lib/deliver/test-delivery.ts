@@ -3,6 +3,7 @@ import { nowDate } from "@/lib/clock";
 import { AppError } from "@/lib/errors";
 import { newDeliveryId } from "./create-deliveries";
 import { attemptDelivery, markDeliveryFailed } from "./attempt";
+import type { WebhookTestEvent } from "./unified-event";
 
 /**
  * `POST /api/endpoints/{id}/test`: one signed `webhook.test` event, sent right away and reported,
@@ -14,7 +15,7 @@ export async function sendEndpointTest(db: Database, endpointId: string) {
   ]);
   if (!endpoint) throw new AppError("not_found", `endpoint ${endpointId} does not exist`);
   const deliveryId = newDeliveryId();
-  const payload = { type: "webhook.test", endpoint: endpoint.name, sentAt: nowDate().toISOString() };
+  const payload: WebhookTestEvent = { type: "webhook.test", endpoint: endpoint.name, sentAt: nowDate().toISOString() };
   await db.query(
     "INSERT INTO deliveries (id, endpoint_id, event_type, payload, created_at) VALUES ($1, $2, 'webhook.test', $3, $4)",
     [deliveryId, endpoint.id, JSON.stringify(payload), nowDate()],

@@ -33,9 +33,11 @@ export const WEBHOOK_EVENT_TYPES = [
   "webhook.test",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+/** The event types of a finished job (everything but an endpoint check's `webhook.test`). */
+export type JobEventType = Exclude<WebhookEventType, "webhook.test">;
 
 /** Event types per kind and outcome, spelled as OpenAI spells them for its own kinds. */
-const EVENT_TYPE_BY_KIND: Record<JobKind, Record<Outcome, WebhookEventType>> = {
+const EVENT_TYPE_BY_KIND: Record<JobKind, Record<Outcome, JobEventType>> = {
   batch: {
     completed: "batch.completed",
     failed: "batch.failed",
@@ -62,7 +64,7 @@ const EVENT_TYPE_BY_KIND: Record<JobKind, Record<Outcome, WebhookEventType>> = {
   },
 };
 
-export function eventTypeFor(kind: JobKind, outcome: Outcome, providerStatus: string | null): WebhookEventType {
+export function eventTypeFor(kind: JobKind, outcome: Outcome, providerStatus: string | null): JobEventType {
   // A background response that stopped early completes in our lifecycle, but OpenAI names it apart.
   if (kind === "response" && outcome === "completed" && providerStatus === "incomplete") {
     return "response.incomplete";
@@ -71,7 +73,7 @@ export function eventTypeFor(kind: JobKind, outcome: Outcome, providerStatus: st
 }
 
 export interface UnifiedWebhookEvent {
-  type: WebhookEventType;
+  type: JobEventType;
   /** The provider's own id of the batch (or response, fine-tuning job, eval run). */
   id: string;
   provider: ProviderName;
@@ -84,4 +86,12 @@ export interface UnifiedWebhookEvent {
   endedAt: string | null;
   metadata: Record<string, unknown>;
   detail?: Record<string, unknown> | null;
+}
+
+/** What an endpoint check (`POST /api/endpoints/{id}/test`) delivers, before any job ends. */
+export interface WebhookTestEvent {
+  type: "webhook.test";
+  /** The endpoint's name. */
+  endpoint: string;
+  sentAt: string;
 }
