@@ -3,34 +3,37 @@ import { isTerminal, type UnifiedStatus } from "./providers/types";
 /**
  * When to poll a provider's batch next: a pure, deterministic function of what has been seen.
  *
- * The durable watcher polls, appends the observation, calls {@link nextPollDelay} and
- * `step.sleep`s for the result. The schedule follows a few principles (knobs in
- * {@link POLLING_POLICY}; measured by bench/polling-economy.ts):
+ * The durable watcher polls, appends the observation, keeps what {@link compactObservations}
+ * keeps, calls {@link nextPollDelay} and `step.sleep`s for the result. What the progress series
+ * says — its pace, how steady it is, when the work should be done and how sure that is — is
+ * {@link estimateProgress}, a separate pure function so that an ETA can be derived from the same
+ * evidence. The schedule (knobs in {@link POLLING_POLICY}; measured by bench/polling-economy.ts):
  *
- * 1. Scale with age. A batch's phases last in proportion to how long it has run, so without better
- *    information the wait is a fraction of the batch's age, never below ~1 minute (55 s): a young
- *    batch is polled about once a minute for its first minutes (the few percent that fail, fail
- *    then) and an old one every few minutes to hours.
- * 2. Trust progress, cautiously. From request counts ((completed + failed) / total) or `progress`
- *    the end of the run is predicted — optimistically, from the fastest of the long-run pace and
- *    the last few movements, since polling early costs a poll and polling late costs detection
- *    delay — and approached geometrically (65% of the way each time), landing just after it.
- *    While progressing, a wait never exceeds 30% of the age (2 h at most): a batch that progresses,
- *    stalls and then bursts must not be slept through. A sudden speed-up, or progress resuming
- *    after a stall, is re-measured after half the last interval; a slow-down is treated as a
- *    possible stall. Coarse counts are read with their step (1/total): no change is only a stall
- *    once two steps were due, and the last step's wide window gets at most ~10 polls.
- * 3. Back off while nothing moves: the wait grows with the length of the stall (×1.5 per poll), up
- *    to 9% of the age and 45 minutes — a burst plus finalizing lasts a few percent of the run, so
- *    most stalls are still caught before the batch ends.
- * 4. `finalizing` / `cancelling` mean the end is near: poll briskly, every tenth of the age between
- *    5 and 55 s — never slower than a 60 s cron would, so detection is no later than it.
- * 5. Never sleep past `expiresAt` (+30 s): by then the batch must be terminal. Past it, poll every
+ * 1. The watch window. A batch's end shows before it happens: `finalizing` (and often all requests
+ *    counted while still in progress) lasts a percent or more of the run, and at least about half
+ *    a minute. With nothing better to go on, the wait is that window for a batch of this age plus
+ *    the detection delay we accept: 55 s + 1.5% of the age (55 s for a young batch, 23 min at a
+ *    day, 66 min at three days). Queues, stalls, jumps, batches sitting at 100% and providers
+ *    reporting no progress all get this wait, and it never grows past it: a stall back-off that
+ *    outgrew the window would sleep through a last jump and the finalizing after it. The 1.5% is
+ *    the trade-off between polls and late notices (BENCHMARKS.md shows the alternatives).
+ * 2. Trust a predicted end only as far as the evidence. Progress since the last stall is fitted as
+ *    a drift with noise (a diffusion): steady progress gives a small spread and a prediction worth
+ *    trusting, jumps a spread as large as the prediction itself. Fewer than three separate
+ *    movements is no pace at all, and a flat run longer than the pace explains (three visible
+ *    steps due, none seen) is a stall that ends it. Only the earliest plausible end (mean − 2 sd)
+ *    is used, and only to wait *longer* than the window: part of the way there, at most half as
+ *    long as the pace has been seen holding, a fifth of the age and 2 hours. A prediction never
+ *    shortens a wait, so a wrong one cannot keep polls frequent; and it lengthens the wait only
+ *    until the next poll shows progress not keeping pace.
+ * 3. `finalizing` / `cancelling` mean the end is near: poll briskly, every tenth of the age between
+ *    5 and 55 s — never slower than a 60 s cron would — plus 0.2% of how long the phase has lasted
+ *    (a three-hour finalizing phase would otherwise cost 200 polls).
+ * 4. Never sleep past `expiresAt` (+30 s): by then the batch must be terminal. Past it, poll every
  *    30 s to 15 min until the provider says so.
- * 6. With `nativeSignals` (a verified provider webhook is live) completion arrives by webhook and
+ * 5. With `nativeSignals` (a verified provider webhook is live) completion arrives by webhook and
  *    polling is only the safety net for a lost one: the wait equals the age, from 15 minutes up to
- *    2 hours (30 minutes while finalizing / cancelling, when the webhook is due), so a lost webhook
- *    is noticed within ~2 hours for ~1/60 of a 60 s poll's cost.
+ *    2 hours (30 minutes while finalizing / cancelling, when the webhook is due).
  *
  * The function is total: any input — empty observations, NaN or missing fields, counts with a 0
  * total, progress going backwards, a clock behind the last observation, a creation time in the
@@ -74,27 +77,27 @@ const HOUR = 60 * MINUTE;
 export const POLLING_POLICY = Object.freeze({
   /** No usable observation at all: look again shortly. */
   emptyHistoryDelayMs: 10 * SECOND,
-  /** Shortest wait while validating / in progress (unless landing just after a predicted end). */
-  activeFloorMs: 55 * SECOND,
-  /** With nothing moving, the wait grows as this fraction of how long nothing has moved… */
-  stallGrowth: 0.5,
-  /** …up to this fraction of the batch's age, and this absolute cap. */
-  idleAgeFraction: 0.09,
-  idleCapMs: 45 * MINUTE,
-  /** With progress moving, the wait is at most this fraction of the age, and this cap. */
-  progressingAgeFraction: 0.3,
-  progressingCapMs: 2 * HOUR,
-  /** Go this fraction of the way to the earliest predicted end of the run… */
-  approachFraction: 0.65,
-  /** …until it is this close (or this fraction of the age away), then land just after it. */
-  landingWindowMs: 30 * SECOND,
-  landingAgeFraction: 0.007,
-  /** Inside the window where the run may end, look every `landing` but at most this many times. */
-  windowPolls: 10,
+  /** The watch window: this long plus `windowAgeFraction` of the batch's age… */
+  windowBaseMs: 55 * SECOND,
+  windowAgeFraction: 0.015,
+  /** A pace needs at least this many separate movements to predict anything. */
+  minMovements: 3,
+  /** No movement for as long as this many visible steps take at the pace before it: a stall. */
+  stallSteps: 3,
+  /** The earliest plausible end is the predicted one less this many standard deviations. */
+  spreadZ: 2,
+  /** With a trusted prediction, go this fraction of the way to its earliest end… */
+  approachFraction: 0.6,
+  /** …but at most this fraction of how long the pace has been seen holding, of the age, and this cap. */
+  evidenceFraction: 0.5,
+  trustedAgeFraction: 0.2,
+  trustedCapMs: 2 * HOUR,
   /** While finalizing / cancelling: this fraction of the age, within the bounds. */
   briskAgeFraction: 0.1,
   briskMinMs: 5 * SECOND,
   briskMaxMs: 55 * SECOND,
+  /** …plus this fraction of how long the phase has lasted. */
+  briskGrowth: 0.002,
   /** Never sleep beyond expiresAt + this; once past it, poll within the overdue bounds. */
   expiryMarginMs: 30 * SECOND,
   overdueMinMs: 30 * SECOND,
@@ -103,6 +106,8 @@ export const POLLING_POLICY = Object.freeze({
   nativeMinMs: 15 * MINUTE,
   nativeMaxMs: 2 * HOUR,
   nativeBriskMs: 30 * MINUTE,
+  /** Observations the watcher keeps per batch (see compactObservations). */
+  historyLimit: 50,
 } as const);
 
 const P = POLLING_POLICY;
@@ -120,7 +125,7 @@ interface Sample {
   at: number;
   status: string;
   p: number | null;
-  /** 1/total when progress comes from request counts, else null. */
+  /** 1/total when the provider reports request counts, else null. */
   step: number | null;
 }
 
@@ -128,180 +133,232 @@ function toSample(o: unknown): Sample | null {
   if (!o || typeof o !== "object") return null;
   const { at, status, requestCounts: c, progress } = o as PollObservation;
   if (!finite(at) || typeof status !== "string") return null;
+  const fraction = finite(progress) && progress >= 0 ? (progress > 1 ? Math.min(1, progress / 100) : progress) : null;
   if (c && typeof c === "object" && finite(c.total) && c.total > 0) {
+    // The provider's own figure when given (it counts cancelled / expired requests too), else the counts.
     const done = (finite(c.completed) ? Math.max(0, c.completed) : 0) + (finite(c.failed) ? Math.max(0, c.failed) : 0);
-    return { at, status, p: Math.min(1, done / c.total), step: 1 / c.total };
+    return { at, status, p: fraction ?? Math.min(1, done / c.total), step: 1 / c.total };
   }
-  if (finite(progress) && progress >= 0) {
-    return { at, status, p: progress > 1 ? Math.min(1, progress / 100) : progress, step: null };
-  }
-  return { at, status, p: null, step: null };
+  return { at, status, p: fraction, step: null };
 }
 
-/** What the progress series says, from its last drop (a provider recounting) onwards. */
-interface Trend {
-  p: number;
-  /** When the latest value was first seen: the last movement happened just before. */
-  changedAt: number;
-  /** The poll before that: the last movement happened after it. */
-  changedAfter: number;
-  /** The fastest of the long-run rate and the rates of the last few movements (fraction per ms). */
-  fastRate: number;
-  /** The long-run rate (fraction per ms). */
-  longRate: number;
-  /** The smallest visible step of progress. */
+function toSamples(observations: unknown): Sample[] {
+  const samples: Sample[] = [];
+  if (Array.isArray(observations)) {
+    // Array order is authoritative (newest last), even if clocks make `at` go backwards.
+    for (const o of observations) {
+      const s = toSample(o);
+      if (s) samples.push(s);
+    }
+  }
+  return samples;
+}
+
+const sameState = (a: Sample, b: Sample) => a.status === b.status && a.p === b.p;
+
+/**
+ * The observations worth keeping for the schedule, at most `limit` (the watcher stores these):
+ * the first one, and the first and last of every run of equal observations (same status and
+ * progress), newest last. The polls in the middle of a flat run say nothing the two ends do not,
+ * so for {@link nextPollDelay} and {@link estimateProgress} the result is as good as the whole
+ * history, as long as fewer than `limit` are kept; beyond that the oldest runs go first.
+ */
+export function compactObservations(observations: readonly PollObservation[], limit: number = P.historyLimit): PollObservation[] {
+  const n = observations.length;
+  const samples = observations.map(toSample);
+  const kept: PollObservation[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = samples[i];
+    const prev = i > 0 ? samples[i - 1] : null;
+    const next = i + 1 < n ? samples[i + 1] : null;
+    const interior = s && prev && next && sameState(prev, s) && sameState(s, next);
+    if (i === 0 || i === n - 1 || !interior) kept.push(observations[i]);
+  }
+  const max = Math.max(2, Math.floor(limit));
+  return kept.length > max ? [kept[0], ...kept.slice(kept.length - (max - 1))] : kept;
+}
+
+/** What the progress series says: its pace, how steady it is, and when the work should be done. */
+export interface ProgressEstimate {
+  /** The latest fraction done in [0, 1], or null when the provider reports no progress. */
+  progress: number | null;
+  /** The smallest visible step of progress (1/total for request counts). */
   quantum: number;
+  /** When progress last moved: first seen at `lastMovedAt`, after the poll at `lastMovedAfter`. */
+  lastMovedAt: number | null;
+  lastMovedAfter: number | null;
+  /** How long progress has stood still (since the first observation, if it never moved). */
+  stalledForMs: number;
+  /** Separate movements (polls that saw progress move) since progress last went backwards. */
+  movements: number;
+  /** How long the pace has been measured over (ms). */
+  evidenceMs: number;
+  /** Fraction done per ms over that stretch (0 when it never moved). */
+  pace: number;
   /**
-   * The pace just changed: the last movement ended a real stall (equal values for longer than
-   * quantisation explains) or was more than twice as fast as the movement before (`speeding`), or
-   * less than half as fast (`slowing`, perhaps the start of a stall).
+   * The spread of that pace as a diffusion (fraction² per ms): small for steady progress, about
+   * as large as the remaining work for progress that comes in bursts.
    */
-  resumed: boolean;
-  speeding: boolean;
-  slowing: boolean;
+  spread: number;
+  /**
+   * When all requests should be done (epoch ms): expected, and the earliest and latest plausible
+   * (± `spreadZ` standard deviations of the time to cover the rest at this pace and spread).
+   * Null without a pace from at least `minMovements` movements; `now` once everything is done.
+   */
+  expectedDoneAt: number | null;
+  earliestDoneAt: number | null;
+  latestDoneAt: number | null;
+  /** In [0, 1]: 1 − (earliest-to-expected distance / expected remaining); 0 trusts nothing. */
+  confidence: number;
 }
 
-/** How many recent movements the fast rate looks at. */
-const RECENT_MOVES = 3;
-
-function rateBetween(a: Sample, b: Sample): number {
-  return b.at > a.at && (b.p as number) > (a.p as number) ? ((b.p as number) - (a.p as number)) / (b.at - a.at) : 0;
-}
-
-/** The trend of `points` (samples with progress), or null if progress has never been seen moving. */
-function progressTrend(points: Sample[]): Trend | null {
-  const n = points.length;
-  let start = 0;
-  for (let i = 1; i < n; i++) if ((points[i].p as number) < (points[i - 1].p as number)) start = i;
-  const last = points[n - 1];
-  let same = n - 1; // first index showing the latest value
-  while (same > start && points[same - 1].p === last.p) same--;
-  if (same === start) return null;
-
-  let minStep = Infinity;
-  for (let i = start + 1; i < n; i++) {
-    const d = (points[i].p as number) - (points[i - 1].p as number);
-    if (d > 0 && d < minStep) minStep = d;
-  }
-  const quantum = last.step ?? Math.min(minStep, 0.01);
-
-  const changed = points[same];
-  // The current regime starts where the last real stall ended: equal values for longer than
-  // quantisation explains — at least two steps due at the pace before it (or, with no movement
-  // before it, at the pace after it, taken one visible step short). Paces are measured within the
-  // regime, so a burst is not averaged with the stall before it.
-  let regime = start;
-  for (let i = start; i < same; ) {
-    let j = i;
-    while (j + 1 < same && points[j + 1].p === points[i].p) j++;
-    if (j > i) {
-      let pace = i > regime ? rateBetween(points[regime], points[i]) : 0;
-      if (pace === 0 && changed.at > points[j].at) {
-        pace = Math.max(0, (changed.p as number) - (points[j].p as number) - quantum) / (changed.at - points[j].at);
-      }
-      if (pace * (points[j].at - points[i].at) >= 2 * quantum) regime = j;
-    }
-    i = j + 1;
-  }
-  const before = points[same - 1];
-  const longRate = rateBetween(points[regime], changed);
-  // The fastest pace lately: the regime's or any of the last few movements', whichever is faster.
-  // A movement's rate is taken one visible step short (rounding can add up to a step).
-  let fastRate = longRate;
-  for (let i = same, k = 0; i > regime && k < RECENT_MOVES; i--) {
-    const d = (points[i].p as number) - (points[i - 1].p as number);
-    const span = points[i].at - points[i - 1].at;
-    if (d > 0) {
-      if (span > 0 && d > quantum) fastRate = Math.max(fastRate, (d - quantum) / span);
-      k++;
+function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
+  // Runs of equal progress values (the first and last poll that saw each), from after the last
+  // time progress went backwards (a provider recounting).
+  const values: number[] = [];
+  const firstSeen: number[] = [];
+  const lastSeen: number[] = [];
+  let step: number | null = null;
+  for (const s of samples) {
+    if (s.p === null) continue;
+    step = s.step;
+    const n = values.length;
+    if (n > 0 && s.p === values[n - 1]) lastSeen[n - 1] = Math.max(lastSeen[n - 1], s.at);
+    else {
+      if (n > 0 && s.p < values[n - 1]) values.length = firstSeen.length = lastSeen.length = 0;
+      values.push(s.p);
+      firstSeen.push(s.at);
+      lastSeen.push(s.at);
     }
   }
-  if (!(fastRate > 0) || !Number.isFinite(fastRate)) return null;
-
-  // Did the last movement end a run of equal values that was a stall — or, with no movement
-  // before it, may have been one (then the first movement may be a burst, too)?
-  let runStart = same - 1;
-  while (runStart > start && points[runStart - 1].p === before.p) runStart--;
-  const priorPace = runStart > start ? rateBetween(points[start], points[runStart]) : 0;
-  const resumed = runStart < same - 1 && (priorPace === 0 || priorPace * (before.at - points[runStart].at) >= 2 * quantum);
-  // Compare the last movement with the one before it, allowing one visible step of rounding.
-  const priorRate = same - 2 >= regime ? rateBetween(points[same - 2], before) : 0;
-  const span = changed.at - before.at;
-  const moved = (changed.p as number) - (before.p as number);
-  return {
-    p: last.p as number,
-    changedAt: changed.at,
-    changedAfter: before.at,
-    fastRate,
-    longRate: longRate > 0 ? longRate : fastRate,
-    quantum,
-    resumed,
-    speeding: priorRate > 0 && span > 0 && (moved - quantum) / span > 2 * priorRate,
-    slowing: priorRate > 0 && span > 0 && (moved + quantum) / span < 0.5 * priorRate,
+  const runs = values.length;
+  const estimate: ProgressEstimate = {
+    progress: null,
+    quantum: 0.01,
+    lastMovedAt: null,
+    lastMovedAfter: null,
+    stalledForMs: samples.length > 0 ? Math.max(0, now - samples[0].at) : 0,
+    movements: 0,
+    evidenceMs: 0,
+    pace: 0,
+    spread: 0,
+    expectedDoneAt: null,
+    earliestDoneAt: null,
+    latestDoneAt: null,
+    confidence: 0,
   };
+  if (runs === 0) return estimate;
+  const c = runs - 1; // the current run
+  lastSeen[c] = Math.max(lastSeen[c], now);
+  const p = values[c];
+  let minStep = 0.01;
+  for (let i = 1; i < runs; i++) minStep = Math.min(minStep, values[i] - values[i - 1]);
+  const quantum = step ?? minStep;
+  estimate.progress = p;
+  estimate.quantum = quantum;
+  estimate.stalledForMs = Math.max(0, now - firstSeen[c]);
+  if (c > 0) {
+    estimate.lastMovedAt = firstSeen[c];
+    estimate.lastMovedAfter = lastSeen[c - 1];
+  }
+  if (p >= 1) {
+    estimate.expectedDoneAt = estimate.earliestDoneAt = estimate.latestDoneAt = now;
+    estimate.confidence = 1;
+    return estimate;
+  }
+  if (c === 0) return estimate; // never seen moving: a queue says nothing about the pace
+
+  // The stretches from the first movement on, alternating: the movement into run i (interval
+  // 2i − 2), then run i standing still (interval 2i − 1; the current run's ends at now).
+  const count = 2 * c;
+  const dp = (j: number) => (j % 2 === 0 ? values[j / 2 + 1] - values[j / 2] : 0);
+  const dt = (j: number) => {
+    const i = (j >> 1) + 1;
+    return Math.max(0, j % 2 === 0 ? firstSeen[i] - lastSeen[i - 1] : lastSeen[i] - firstSeen[i]);
+  };
+  // A flat run longer than the pace before it explains (`stallSteps` visible steps were due and
+  // none came) is a stall: it ends the pace measured before it, so measure from after the latest
+  // one. If the current run is one, the pace has stopped holding and predicts nothing.
+  let from = 0;
+  let moved = 0;
+  let span = 0;
+  let stalled = false;
+  for (let j = 0; j < count; j++) {
+    if (j % 2 === 1 && moved > 0 && (moved / span) * dt(j) >= P.stallSteps * quantum) {
+      if (j === count - 1) stalled = true;
+      else {
+        from = j + 1;
+        moved = span = 0;
+        continue;
+      }
+    }
+    moved += dp(j);
+    span += dt(j);
+  }
+  // The pace over that stretch, and its spread as a diffusion: Σ (Δp − pace·Δt)² / Δt over the
+  // stretches. Counting whole requests adds at least quantum × pace (a Poisson count). A flat run
+  // split by more polls has the same residual, so a compacted history gives the same spread.
+  const pace = span > 0 ? moved / span : 0;
+  let residual = 0;
+  let movements = 0;
+  for (let j = from; j < count; j++) {
+    const t = dt(j);
+    if (t > 0) residual += (dp(j) - pace * t) ** 2 / t;
+    if (dp(j) > 0) movements++;
+  }
+  const spread = Math.max(residual / Math.max(1, count - from - 1), quantum * pace);
+  estimate.movements = movements;
+  estimate.evidenceMs = span;
+  estimate.pace = pace;
+  estimate.spread = spread;
+  if (movements < P.minMovements || stalled || !(pace > 0) || !(span > 0)) return estimate;
+
+  // Time to cover the rest: a first passage at drift `pace` with diffusion `spread` (variance
+  // rest·spread/pace³), plus the uncertainty of the pace itself (variance spread/evidence).
+  const rest = 1 - p;
+  const mean = rest / pace;
+  const margin = P.spreadZ * Math.sqrt((rest * spread) / pace ** 3 + (mean ** 2 * spread) / (pace ** 2 * span));
+  estimate.expectedDoneAt = now + mean;
+  estimate.earliestDoneAt = now + Math.max(0, mean - margin);
+  estimate.latestDoneAt = now + mean + margin;
+  estimate.confidence = clamp(1 - margin / mean, 0, 1);
+  return estimate;
 }
 
-function briskDelay(age: number): number {
-  return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs);
+/** {@link ProgressEstimate} of a history at `history.now` (pure and total, like nextPollDelay). */
+export function estimateProgress(history: PollHistory): ProgressEstimate {
+  const samples = toSamples(history?.observations);
+  const last = samples[samples.length - 1];
+  const now = finite(history?.now) ? history.now : last ? last.at : 0;
+  return estimateFrom(samples, now);
+}
+
+/** The wait with nothing better to go on: the window in which a batch of this age shows its end. */
+function watchWindow(age: number): number {
+  return P.windowBaseMs + P.windowAgeFraction * age;
+}
+
+/**
+ * While finalizing / cancelling: briskly, and a little less so the longer it has lasted (a long
+ * finalizing phase would otherwise cost hundreds of polls).
+ */
+function briskDelay(age: number, samples: Sample[], now: number): number {
+  let since = samples.length - 1;
+  while (since > 0 && samples[since - 1].status === samples[since].status) since--;
+  return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs) + P.briskGrowth * Math.max(0, now - samples[since].at);
 }
 
 /** Delay while validating / in progress, without native signals. */
 function activeDelay(now: number, age: number, samples: Sample[]): number {
-  const n = samples.length;
-  const last = samples[n - 1];
-  if (last.p !== null && last.p >= 1) return briskDelay(age); // every request done: finalizing is next
-
-  const floor = P.activeFloorMs;
-  // Since when has nothing moved? Moving is a change of status or of progress.
-  let same = n - 1;
-  while (same > 0 && samples[same - 1].status === last.status && samples[same - 1].p === last.p) same--;
-  const idleCap = Math.min(P.idleCapMs, Math.max(floor, P.idleAgeFraction * age));
-  const idle = Math.min(idleCap, Math.max(floor, P.stallGrowth * Math.max(0, now - samples[same].at)));
-  if (last.p === null || last.status !== "in_progress") return idle;
-
-  const points: Sample[] = [];
-  for (const s of samples) if (s.p !== null) points.push(s);
-  const trend = progressTrend(points);
-  if (!trend) return idle; // never seen moving
-
-  // When could the run end? No earlier than `earliest` (the fast rate, with progress possibly a
-  // visible step ahead of what is shown) and, at the long-run pace, around `expected`.
-  const q = trend.quantum;
-  const lastStep = 1 - trend.p <= q * (1 + 1e-9); // only the final step is left to see
-  const earliest = trend.changedAt + Math.max(0, 1 - trend.p - q) / trend.fastRate;
-  const expected = Math.max(earliest, trend.changedAt + (1 - trend.p) / trend.longRate);
-  const moved = same === n - 1;
-  if (!moved && !lastStep && trend.longRate * Math.max(0, now - trend.changedAt) >= 2 * q) {
-    return idle; // at least two steps were due and none came: a stall
-  }
-
-  const landing = Math.max(P.landingWindowMs, P.landingAgeFraction * age);
-  let delay: number;
-  if (now < earliest) {
-    // Approach: part of the way to the earliest end, then land just after it.
-    const remaining = earliest - now;
-    delay = remaining <= landing ? remaining + Math.max(2 * SECOND, 0.1 * remaining) : Math.max(floor, P.approachFraction * remaining);
-  } else if (now <= expected) {
-    // Inside the window where the run may end (for coarse counts, the whole last step): look
-    // every `landing`, but spend at most ~`windowPolls` polls on it — a wide window is as good as
-    // a stall.
-    delay = Math.max(landing, Math.min(idle, (expected - earliest) / P.windowPolls));
-  } else {
-    delay = Math.min(idle, Math.max(landing, P.stallGrowth * (now - expected))); // behind schedule: back off
-  }
-  // Trust progress as far as it is seen moving: without movement at the last poll (a coarse count
-  // can hide a stall for long), the cap grows from the idle one with the time since the last step.
-  let cap = Math.min(P.progressingCapMs, Math.max(floor, P.progressingAgeFraction * age));
-  if (!moved) cap = Math.max(idleCap, Math.min(cap, P.stallGrowth * Math.max(0, now - trend.changedAt)));
-  delay = Math.min(cap, Math.max(P.briskMinMs, delay));
-  if (moved && (trend.resumed || trend.speeding)) {
-    // Progress resumed after a stall, or sped up, at some moment since the previous poll: the new
-    // pace (possibly a burst) is unknown. Measure it before trusting a prediction.
-    delay = Math.min(delay, Math.max(floor, 0.5 * (trend.changedAt - trend.changedAfter)));
-  } else if (moved && trend.slowing) {
-    delay = Math.min(delay, idleCap); // perhaps the start of a stall, which may end in a burst
-  }
-  return delay;
+  const window = watchWindow(age);
+  const last = samples[samples.length - 1];
+  if (last.status !== "in_progress" || last.p === null || last.p >= 1) return window;
+  const estimate = estimateFrom(samples, now);
+  if (estimate.earliestDoneAt === null || estimate.confidence <= 0) return window;
+  // A trusted pace: the work cannot be done before `earliestDoneAt`, so wait part of the way there
+  // — no longer than a fraction of how long the pace has held, nor of the age.
+  const cap = Math.min(P.trustedCapMs, P.trustedAgeFraction * age, P.evidenceFraction * estimate.evidenceMs);
+  return Math.max(window, Math.min(cap, P.approachFraction * (estimate.earliestDoneAt - now)));
 }
 
 /** Safety-net delay behind native signals. */
@@ -311,15 +368,7 @@ function nativeDelay(status: string, age: number): number {
 }
 
 function computeDelay(history: PollHistory): number {
-  const raw: unknown = history?.observations;
-  const samples: Sample[] = [];
-  if (Array.isArray(raw)) {
-    // Array order is authoritative (newest last), even if clocks make `at` go backwards.
-    for (const o of raw) {
-      const s = toSample(o);
-      if (s) samples.push(s);
-    }
-  }
+  const samples = toSamples(history?.observations);
   const last = samples.length > 0 ? samples[samples.length - 1] : undefined;
   const now = finite(history?.now) ? history.now : last ? last.at : NaN;
   if (!last || !finite(now)) return P.emptyHistoryDelayMs;
@@ -335,7 +384,7 @@ function computeDelay(history: PollHistory): number {
   } else if (history.nativeSignals === true) {
     delay = nativeDelay(last.status, age);
   } else if (last.status === "finalizing" || last.status === "cancelling") {
-    delay = briskDelay(age);
+    delay = briskDelay(age, samples, now);
   } else {
     delay = activeDelay(now, age, samples);
   }

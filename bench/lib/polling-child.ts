@@ -1,11 +1,13 @@
 /**
- * Runs bench/polling-economy.ts's `runPollingEconomy` in its own process and prints one
- * `RESULT <json>` line. The simulation is synchronous: in the benchmark's own process a runaway
- * schedule would block its event loop (and its watchdog); here the parent can time it out and kill it.
+ * Runs bench/polling-economy.ts's `runBenchWorkloads` in its own process and prints one
+ * `RESULT <json>` line (the reports, one per workload). The simulation is synchronous: in the
+ * benchmark's own process a runaway schedule would block its event loop (and its watchdog); here
+ * the parent can time it out and kill it.
  */
-import { runPollingEconomy } from "../polling-economy";
+import { BENCH_BATCHES_PER_SEED, runBenchWorkloads } from "../polling-economy";
 
-const seed = Number(process.env.POLLING_SEED ?? "1");
-const batches = Number(process.env.POLLING_BATCHES ?? "10000");
-const report = runPollingEconomy({ seed, batches });
-process.stdout.write(`RESULT ${JSON.stringify(report)}\n`, () => process.exit(0));
+const batchesPerSeed = Number(process.env.POLLING_BATCHES_PER_SEED ?? BENCH_BATCHES_PER_SEED);
+const reports = runBenchWorkloads(batchesPerSeed, (r) =>
+  process.stderr.write(`polling: workload ${r.variant}, ${r.batches} batches in ${r.elapsedMs} ms\n`),
+);
+process.stdout.write(`RESULT ${JSON.stringify(reports)}\n`, () => process.exit(0));

@@ -4,7 +4,7 @@ import { now } from "@/lib/clock";
 import { getJob, recordJobEvent, type JobRow } from "@/lib/jobs/store";
 import { type OutgoingEvent, watchRequestedEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
-import { nextPollDelay, type PollObservation } from "@/lib/polling";
+import { compactObservations, nextPollDelay, type PollObservation } from "@/lib/polling";
 import { getProvider, isProviderError, ProviderError } from "@/lib/providers";
 import type { ProviderAdapter, UnifiedSnapshot } from "@/lib/providers/types";
 import { settleJob } from "@/lib/settle/settlement";
@@ -18,8 +18,6 @@ const NOT_FOUND_RETRY_MS = 60_000;
 export const WATCH_DEADLINE_MARGIN_MS = 2 * 3_600_000;
 /** A native webhook counts as live when one arrived within this window. */
 const NATIVE_SIGNAL_FRESHNESS_MS = 7 * 24 * 3_600_000;
-/** Observations kept per job for the poll schedule: the first (for rates since the start) and the latest. */
-const OBSERVATIONS_KEPT = 50;
 
 /**
  * Polls per run before the watch continues in a fresh run (BATCHWATCH_POLLS_PER_RUN). Each poll
@@ -154,8 +152,8 @@ async function recordObservation(
       : null,
     progress: snapshot.progress,
   };
-  const history = [...(job.observations ?? []), observation];
-  const observations = history.length > OBSERVATIONS_KEPT ? [history[0]!, ...history.slice(-(OBSERVATIONS_KEPT - 1))] : history;
+  // Kept per job: the ends of every flat run, which is all the poll schedule reads.
+  const observations = compactObservations([...(job.observations ?? []), observation]);
   const scheduled = nextPollDelay({
     trackedAt: job.tracked_at.getTime(),
     now: at,

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { runPollingEconomy } from "@/bench/polling-economy";
-import { generateWorkload, mulberry32 } from "@/bench/workload";
+import { fixedIntervalOutcome, simulateSchedule } from "@/fixtures/polling/simulate";
+import { BENCH_WORKLOADS, generateWorkload, mulberry32, WORKLOAD_VARIANTS } from "@/fixtures/polling/workload";
 import {
+  compactObservations,
+  estimateProgress,
   MAX_POLL_DELAY_MS,
   MIN_POLL_DELAY_MS,
   nextPollDelay,
@@ -54,6 +56,9 @@ function drive(model: (t: number) => { status: UnifiedStatus; p: number | null }
   }
   return polls;
 }
+
+/** The watch window of a batch of this age: the wait with nothing better to go on. */
+const windowAt = (age: number) => POLLING_POLICY.windowBaseMs + POLLING_POLICY.windowAgeFraction * age;
 
 const inBounds = (d: number) => Number.isInteger(d) && d >= MIN_POLL_DELAY_MS && d <= MAX_POLL_DELAY_MS;
 
@@ -137,6 +142,19 @@ describe("nextPollDelay: bounds and totality", () => {
     expect(nextPollDelay({ trackedAt: T0, now: T0, observations: [] })).toBeLessThanOrEqual(30 * S);
   });
 
+  test("estimateProgress is total too: finite numbers or nulls, confidence in [0, 1]", () => {
+    const rand = mulberry32(424242);
+    for (let i = 0; i < 5_000; i++) {
+      const h = randomHistory(rand);
+      const e = estimateProgress(h);
+      const numbers = [e.quantum, e.stalledForMs, e.movements, e.evidenceMs, e.pace, e.spread, e.confidence];
+      const times = [e.progress, e.lastMovedAt, e.lastMovedAfter, e.expectedDoneAt, e.earliestDoneAt, e.latestDoneAt];
+      if (!numbers.every(Number.isFinite) || !times.every((x) => x === null || Number.isFinite(x)) || e.confidence < 0 || e.confidence > 1) {
+        throw new Error(`bad estimate ${JSON.stringify(e)} for ${JSON.stringify(h)}`);
+      }
+    }
+  });
+
   test("a batch already terminal gets the longest delay (callers stop polling it)", () => {
     for (const status of ["completed", "failed", "expired", "cancelled"] as const) {
       expect(nextPollDelay(history([{ age: H, status, p: 1 }]))).toBe(MAX_POLL_DELAY_MS);
@@ -167,6 +185,11 @@ describe("nextPollDelay: determinism", () => {
   });
 });
 
+
+/** Observations at the given ages (hours) with the given progress fractions. */
+const at = (points: [hours: number, p: number | null][], extra: Partial<PollHistory> = {}) =>
+  history(points.map(([hours, p]) => ({ age: hours * H, p })), extra);
+
 describe("nextPollDelay: finalizing and cancelling are polled briskly", () => {
   test.each([
     ["finalizing", 3 * MIN],
@@ -185,77 +208,119 @@ describe("nextPollDelay: finalizing and cancelling are polled briskly", () => {
     expect(nextPollDelay(history([{ age: 90 * S, status: "finalizing", p: 1 }]))).toBeLessThanOrEqual(10 * S);
   });
 
-  test("all requests counted while still in_progress is treated like finalizing", () => {
-    expect(nextPollDelay(history([{ age: 5 * H, p: 0.9 }, { age: 6 * H, p: 1 }]))).toBeLessThanOrEqual(POLLING_POLICY.briskMaxMs);
+  test("a long finalizing phase is polled a little less briskly: 55 s plus 0.2% of how long it has lasted", () => {
+    const h = history([{ age: 19 * H, p: 0.99 }, { age: 20 * H, status: "finalizing", p: 1 }, { age: 23 * H, status: "finalizing", p: 1 }]);
+    expect(nextPollDelay(h)).toBe(Math.round(POLLING_POLICY.briskMaxMs + POLLING_POLICY.briskGrowth * 3 * H));
   });
 });
 
-describe("nextPollDelay: young batches are polled quickly", () => {
+describe("nextPollDelay: with nothing to go on, the wait is the watch window of the batch's age", () => {
+  test.each([
+    ["validating", 2 * MIN, "validating", null],
+    ["status only (no progress reported)", 6 * H, "in_progress", null],
+    ["queued at 0", 5 * H, "in_progress", 0],
+    ["all requests done, still in progress", 10 * H, "in_progress", 1],
+    ["stalled at 70%, three days old", 3 * DAY, "in_progress", 0.7],
+  ] as [string, number, UnifiedStatus, number | null][])("%s at age %i ms → 55 s + 1.5 percent of the age", (_label, age, status, p) => {
+    const h = history([{ age: age * 0.8, status, p }, { age: age * 0.9, status, p }, { age, status, p }]);
+    expect(nextPollDelay(h)).toBe(Math.round(windowAt(age)));
+  });
+
   test.each([
     ["validating", 20 * S, null],
     ["validating", 2 * MIN, null],
     ["in_progress", 90 * S, 0],
     ["in_progress", 3 * MIN, 0],
     ["in_progress", 3 * MIN, 0.02],
-  ] as [UnifiedStatus, number, number | null][])("%s at age %i ms: about a minute at most", (status, age, p) => {
+  ] as [UnifiedStatus, number, number | null][])("young: %s at age %i ms is polled about once a minute", (status, age, p) => {
     const h = history([{ age: age / 3, status: "validating" }, { age: (2 * age) / 3, status, p }, { age, status, p }]);
     expect(nextPollDelay(h)).toBeLessThanOrEqual(60 * S);
   });
 
-  test("young batches poll more often than old ones in the same state", () => {
-    const young = nextPollDelay(history([{ age: 1 * MIN, p: 0 }, { age: 2 * MIN, p: 0 }, { age: 3 * MIN, p: 0 }]));
-    const old = nextPollDelay(history([{ age: 3 * H, p: 0 }, { age: 4 * H, p: 0 }, { age: 5 * H, p: 0 }]));
-    expect(young).toBeLessThan(old);
-  });
-});
-
-describe("nextPollDelay: backs off while nothing moves", () => {
-  test("delays grow while a batch is stalled, bounded by a fraction of its age and 45 minutes", () => {
-    // Progress to 30% over two hours, then nothing moves for the rest of the day.
+  test("driven through a day-long stall, every wait is the window of the batch's age, never more", () => {
+    // Steadily to 30% over two hours, then nothing moves for the rest of the day.
     const model = (t: number) => ({ status: "in_progress" as const, p: Math.min(0.3, (0.3 * (t - T0)) / (2 * H)) });
-    const polls = drive(model, T0 + DAY).filter((p) => p.at > T0 + 2 * H + 30 * MIN);
-    expect(polls.length).toBeGreaterThan(5);
-    for (let i = 1; i < polls.length; i++) expect(polls[i].delay).toBeGreaterThanOrEqual(polls[i - 1].delay);
-    expect(polls[polls.length - 1].delay).toBe(POLLING_POLICY.idleCapMs);
-    expect(polls[polls.length - 1].delay).toBeGreaterThan(2 * polls[0].delay);
-    for (const p of polls) {
-      expect(p.delay).toBeLessThanOrEqual(Math.max(POLLING_POLICY.activeFloorMs, POLLING_POLICY.idleAgeFraction * (p.at - T0)) + 1);
-      expect(p.delay).toBeLessThanOrEqual(POLLING_POLICY.idleCapMs);
-    }
-  });
-
-  test.each([
-    ["no progress information", null],
-    ["counts stuck at 0", 0],
-    ["counts stuck at 40%", 0.4],
-  ] as [string, number | null][])("%s: waits longer after 6 hours than after 1", (_label, p) => {
-    const at = (hours: number) => nextPollDelay(history([{ age: hours * H - 20 * MIN, p }, { age: hours * H - 10 * MIN, p }, { age: hours * H, p }]));
-    expect(at(6)).toBeGreaterThan(at(1));
+    const polls = drive(model, T0 + DAY).filter((p) => p.at > T0 + 3 * H);
+    expect(polls.length).toBeGreaterThan(20);
+    for (const p of polls) expect(p.delay).toBe(Math.round(windowAt(p.at - T0)));
   });
 });
 
-describe("nextPollDelay: predicts completion from steady progress", () => {
-  // 100,000 requests at 10% an hour from T0: the run ends 10 h after creation.
-  const steady = (hours: number[]) => history(hours.map((h) => ({ age: h * H, p: 0.1 * h })));
+describe("estimateProgress: a pace is trusted only as far as the evidence", () => {
+  // 100,000 requests at 10% an hour from T0: all done 10 h after creation.
+  const steady = (hours: number[]) => at(hours.map((h) => [h, 0.1 * h]));
+
+  test("steady progress: the expected end is the true one, inside the plausible range", () => {
+    const e = estimateProgress(steady([1, 2, 3, 4, 5]));
+    expect(Math.abs((e.expectedDoneAt as number) - (T0 + 10 * H))).toBeLessThan(MIN);
+    expect(e.earliestDoneAt as number).toBeLessThanOrEqual(T0 + 10 * H);
+    expect(e.latestDoneAt as number).toBeGreaterThanOrEqual(T0 + 10 * H);
+    expect(e.confidence).toBeGreaterThan(0.9);
+    expect(e.movements).toBe(4);
+  });
+
+  test("the range narrows as the evidence grows", () => {
+    const few = estimateProgress(at([[1, 0.1], [1.5, 0.16], [2, 0.19], [2.5, 0.25]]));
+    const many = estimateProgress(at([[1, 0.1], [1.5, 0.16], [2, 0.19], [2.5, 0.25], [3, 0.31], [3.5, 0.34], [4, 0.4], [4.5, 0.46], [5, 0.49]]));
+    expect(few.confidence).toBeGreaterThan(0);
+    expect(many.confidence).toBeGreaterThan(few.confidence);
+  });
 
   test.each([
-    [[4, 5, 6], 4 * H], // 4 h left
-    [[7, 8, 9], 1 * H], // 1 h left
-    [[9, 9.5, 9.8], 12 * MIN], // 12 min left
-  ] as [number[], number][])("at hours %j the next poll is before the predicted end (%i ms away)", (hours, remaining) => {
-    const d = nextPollDelay(steady(hours));
+    ["one jump", [[1, 0], [3, 0], [4, 0.4], [6, 0.4]]],
+    ["two jumps", [[1, 0], [3, 0.3], [5, 0.3], [7, 0.3], [8, 0.6]]],
+    ["jumps between flat runs longer than their pace explains", [[1, 0.1], [2, 0.1], [3, 0.1], [4, 0.3], [5, 0.3], [6, 0.3], [7, 0.5], [8, 0.5], [9, 0.5], [10, 0.6]]],
+    ["steady, then flat for longer than the pace explains", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.4], [6.5, 0.4]]],
+    ["a burst after a stall (measured afresh)", [[1, 0.1], [2, 0.2], [3, 0.3], [6, 0.3], [7, 0.6]]],
+  ] as [string, [number, number][]][])("%s: no prediction, so the wait is the watch window", (_label, points) => {
+    const h = at(points);
+    const e = estimateProgress(h);
+    expect(e.earliestDoneAt).toBeNull();
+    expect(e.confidence).toBe(0);
+    expect(nextPollDelay(h)).toBe(Math.round(windowAt(h.now - T0)));
+  });
+
+  test("a stall is reported with how long progress has stood still", () => {
+    const e = estimateProgress(at([[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.4], [6.5, 0.4]]));
+    expect(e.stalledForMs).toBe(2.5 * H);
+    expect(e.lastMovedAt).toBe(T0 + 4 * H);
+    expect(e.lastMovedAfter).toBe(T0 + 3 * H);
+  });
+
+  test("all requests done: the work is done now", () => {
+    const h = at([[1, 0.5], [2, 1]]);
+    expect(estimateProgress(h)).toMatchObject({ progress: 1, expectedDoneAt: h.now, earliestDoneAt: h.now, confidence: 1 });
+  });
+
+  test("progress going backwards (a recount) is measured again from the recount", () => {
+    const e = estimateProgress(at([[1, 0.3], [2, 0.6], [3, 0.2], [4, 0.3], [5, 0.4], [6, 0.5]]));
+    expect(e.movements).toBe(3);
+    expect(e.pace).toBeCloseTo(0.1 / H, 12);
+  });
+});
+
+describe("nextPollDelay: a trusted prediction only ever lengthens the wait", () => {
+  const steady = (hours: number[]) => at(hours.map((h) => [h, 0.1 * h]));
+
+  test.each([
+    [[1, 2, 3, 4], 6 * H],
+    [[4, 5, 6], 4 * H],
+    [[7, 8, 9], 1 * H],
+    [[9, 9.5, 9.8], 12 * MIN],
+  ] as [number[], number][])("at hours %j: longer than the window, shorter than what is left (%i ms) and than a fifth of the age", (hours, remaining) => {
+    const h = steady(hours);
+    const d = nextPollDelay(h);
+    expect(d).toBeGreaterThanOrEqual(Math.round(windowAt(h.now - T0)));
     expect(d).toBeLessThanOrEqual(remaining);
-    expect(d).toBeGreaterThanOrEqual(POLLING_POLICY.activeFloorMs); // and does not fall back to minute polling
+    expect(d).toBeLessThanOrEqual(POLLING_POLICY.trustedAgeFraction * (h.now - T0) + 1);
   });
 
-  test("close to the predicted end, the next poll lands just after it", () => {
-    // 3 minutes left at 9.95 h: land within 10% + 2 s after the end.
-    const d = nextPollDelay(steady([9.7, 9.85, 9.95]));
-    expect(d).toBeGreaterThanOrEqual(3 * MIN - 5 * S);
-    expect(d).toBeLessThanOrEqual(3 * MIN + 0.1 * 3 * MIN + 5 * S);
+  test("far from its end, a steady batch waits well beyond the window", () => {
+    const h = steady([1, 2, 3, 4]);
+    expect(nextPollDelay(h)).toBeGreaterThan(3 * windowAt(h.now - T0));
   });
 
-  test("driven over a whole steady 10-hour batch, it first sees finalizing soon after it starts, with few polls", () => {
+  test("driven over a whole steady 10-hour batch, it sees finalizing soon after it starts, with few polls", () => {
     // Finalizing for 10 minutes after the 10-hour run, then completed.
     const model = (t: number) => {
       const age = t - T0;
@@ -266,71 +331,129 @@ describe("nextPollDelay: predicts completion from steady progress", () => {
     const polls = drive(model, T0 + 2 * DAY);
     const firstFinalizing = polls.find((p) => p.status === "finalizing");
     const done = polls[polls.length - 1];
-    expect(firstFinalizing).toBeDefined();
-    expect(firstFinalizing!.at - (T0 + 10 * H)).toBeLessThanOrEqual(0.01 * 10 * H); // within 1% of the length
+    expect(firstFinalizing!.at - (T0 + 10 * H)).toBeLessThanOrEqual(windowAt(10 * H));
     expect(done.status).toBe("completed");
     expect(done.at - (T0 + 10 * H + 10 * MIN)).toBeLessThanOrEqual(POLLING_POLICY.briskMaxMs);
-    expect(polls.length).toBeLessThan(10 * 60 / 10); // far fewer than a poll every 10 minutes
+    expect(polls.length).toBeLessThan(50); // a 60 s poll makes 610
   });
 
-  test("a burst after a stall is measured again quickly instead of trusted", () => {
-    // 20% after 2 h, stuck until 6 h, then 60% more within the last poll interval.
-    const stalled = history([{ age: 2 * H, p: 0.2 }, { age: 3 * H, p: 0.2 }, { age: 4.5 * H, p: 0.2 }, { age: 5.5 * H, p: 0.2 }, { age: 6.5 * H, p: 0.8 }]);
-    expect(nextPollDelay(stalled)).toBeLessThanOrEqual(0.5 * H);
+  test("a steady batch that stops for good is back at the window at once, and never polled faster", () => {
+    const model = (t: number) => ({ status: "in_progress" as const, p: Math.min(0.6, (t - T0) / (10 * H)) });
+    const polls = drive(model, T0 + 2 * DAY, { expiresAt: T0 + 2 * DAY });
+    const afterStop = polls.filter((p) => p.at > T0 + 6 * H);
+    const firstBack = afterStop.findIndex((p) => p.delay === Math.round(windowAt(p.at - T0)));
+    expect(firstBack).toBeLessThanOrEqual(1);
+    for (const p of afterStop.slice(firstBack)) expect(p.delay).toBeGreaterThanOrEqual(Math.min(Math.round(windowAt(p.at - T0)), T0 + 2 * DAY + 30 * S - p.at));
+  });
+
+  /** A batch created at T0 whose progress jumps at the given hours, then finalizes for `finalizing` ms. */
+  const jumps = (steps: [hours: number, p: number][], finalizing: number) => {
+    const doneAt = T0 + steps[steps.length - 1][0] * H;
+    return (t: number) => {
+      if (t >= doneAt + finalizing) return { status: "completed" as const, p: 1 };
+      if (t >= doneAt) return { status: "finalizing" as const, p: 1 };
+      let p = 0;
+      for (const [hours, value] of steps) if (t >= T0 + hours * H) p = value;
+      return { status: "in_progress" as const, p };
+    };
+  };
+
+  // Finalizing lasts 2% of the run: longer than the window of a batch that age (1.5% + 55 s).
+  test.each([
+    ["a three-day batch with two jumps", [[20, 0.5], [50, 0.8], [70, 1]]],
+    ["a day-long batch with thirty jumps", Array.from({ length: 30 }, (_, i) => [0.8 * (i + 1), (i + 1) / 30])],
+    ["a day-long batch queued at 0, then all at once", [[23, 1]]],
+  ] as [string, [number, number][]][])("%s: under 500 polls, noticed within a minute of its end", (_label, steps) => {
+    const finalizing = 0.02 * steps[steps.length - 1][0] * H;
+    const polls = drive(jumps(steps, finalizing), T0 + 4 * DAY);
+    const end = T0 + steps[steps.length - 1][0] * H + finalizing;
+    expect(polls.length).toBeLessThan(500);
+    expect(polls[polls.length - 1].status).toBe("completed");
+    expect(polls[polls.length - 1].at - end).toBeLessThanOrEqual(60 * S);
   });
 });
 
-describe("nextPollDelay: never sleeps past expiresAt", () => {
-  test.each([
-    ["stalled old batch", history([{ age: 20 * H, p: 0.4 }, { age: 22 * H, p: 0.4 }, { age: 23.9 * H, p: 0.4 }], { expiresAt: T0 + DAY })],
-    ["slow progress predicting an end after the deadline", history([{ age: 20 * H, p: 0.2 }, { age: 22 * H, p: 0.22 }, { age: 23.5 * H, p: 0.24 }], { expiresAt: T0 + DAY })],
-    ["native signals", history([{ age: 23.8 * H, p: 0.5 }], { expiresAt: T0 + DAY, nativeSignals: true })],
-    ["validating", history([{ age: 23.99 * H, status: "validating" }], { expiresAt: T0 + DAY })],
-  ] as [string, PollHistory][])("%s", (_label, h) => {
-    const d = nextPollDelay(h);
-    expect(h.now + d).toBeLessThanOrEqual((h.expiresAt as number) + POLLING_POLICY.expiryMarginMs);
+describe("compactObservations: keeps what the schedule reads", () => {
+  const obs = (hours: number, p: number | null, status: UnifiedStatus = "in_progress"): PollObservation => ({
+    at: T0 + hours * H,
+    status,
+    requestCounts: p === null ? null : counts(Math.round(p * 100_000)),
   });
 
-  test("past the deadline and not terminal yet: poll again within minutes", () => {
-    const d = nextPollDelay(history([{ age: 24 * H + 2 * MIN, p: 0.4 }], { expiresAt: T0 + DAY }));
-    expect(d).toBeLessThanOrEqual(POLLING_POLICY.overdueMaxMs);
-    expect(d).toBeGreaterThanOrEqual(POLLING_POLICY.overdueMinMs);
+  test.each([
+    ["empty", [], []],
+    ["one", [obs(1, 0)], [0]],
+    ["no repeats", [obs(1, 0), obs(2, 0.1), obs(3, 0.2)], [0, 1, 2]],
+    ["a flat run keeps its ends", [obs(1, 0.1), obs(2, 0.1), obs(3, 0.1), obs(4, 0.1), obs(5, 0.2)], [0, 3, 4]],
+    ["the current flat run keeps its first and the latest", [obs(1, 0), obs(2, 0.1), obs(3, 0.1), obs(4, 0.1)], [0, 1, 3]],
+    ["a status change is a change", [obs(1, 1), obs(2, 1), obs(3, 1, "finalizing"), obs(4, 1, "finalizing")], [0, 1, 2, 3]],
+  ] as [string, PollObservation[], number[]][])("%s", (_label, input, keptIndexes) => {
+    expect(compactObservations(input)).toEqual(keptIndexes.map((i) => input[i]));
+  });
+
+  test("is idempotent, and beyond the limit keeps the first and the latest", () => {
+    const input = Array.from({ length: 300 }, (_, i) => obs(i, Math.floor(i / 3) / 100));
+    const once = compactObservations(input);
+    expect(compactObservations(once)).toEqual(once);
+    expect(once).toHaveLength(POLLING_POLICY.historyLimit);
+    expect(once[0]).toBe(input[0]);
+    expect(once[once.length - 1]).toBe(input[input.length - 1]);
+  });
+
+  test("the schedule and the estimate read the compacted history as they read the whole one", () => {
+    let compared = 0;
+    const differences: string[] = [];
+    for (const variant of ["default", "bursty", "bursty-many", "coarse-counts"]) {
+      for (const batch of generateWorkload(11, 60, WORKLOAD_VARIANTS[variant])) {
+        const whole: PollObservation[] = [];
+        let kept: PollObservation[] = [];
+        for (let t = batch.trackedAt, polls = 0; t < batch.endAt && polls < 300; polls++) {
+          const o = batch.observe(t);
+          whole.push(o);
+          kept = compactObservations([...kept, o]);
+          const base = { trackedAt: batch.trackedAt, createdAt: batch.createdAt, expiresAt: batch.expiresAt, now: t };
+          const delay = nextPollDelay({ ...base, observations: whole });
+          if (kept.length < POLLING_POLICY.historyLimit) {
+            const a = JSON.stringify(estimateProgress({ ...base, observations: kept }));
+            const b = JSON.stringify(estimateProgress({ ...base, observations: whole }));
+            if (nextPollDelay({ ...base, observations: kept }) !== delay || a !== b) differences.push(`${variant} #${batch.id} at poll ${polls}`);
+            compared++;
+          }
+          t += delay;
+        }
+      }
+    }
+    expect(differences).toEqual([]);
+    expect(compared).toBeGreaterThan(5_000);
   });
 });
 
-describe("nextPollDelay: native signals make polling a safety net", () => {
-  test.each([
-    ["in_progress", 2 * H, 2 * H],
-    ["in_progress", 20 * H, 2 * H],
-    ["in_progress", 40 * MIN, 40 * MIN],
-    ["validating", 30 * S, 15 * MIN],
-    ["finalizing", 20 * H, 30 * MIN],
-    ["cancelling", 5 * H, 30 * MIN],
-  ] as [UnifiedStatus, number, number][])("%s at age %i ms → %i ms", (status, age, expected) => {
-    const p = status === "in_progress" ? 0.5 : status === "finalizing" ? 1 : null;
-    expect(nextPollDelay(history([{ age, status, p }], { nativeSignals: true }))).toBe(expected);
-  });
+describe("polling economy on the shared workloads (a regression guard; npm run bench has the full tables)", () => {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.ceil(q * xs.length) - 1];
 
-  test("hour-scale for batches older than an hour, whatever their progress says", () => {
-    for (const p of [0, 0.3, 0.99]) {
-      const d = nextPollDelay(history([{ age: 3 * H, p: p / 2 }, { age: 4 * H, p }], { nativeSignals: true }));
-      expect(d).toBeGreaterThanOrEqual(1 * H);
-      expect(d).toBeLessThanOrEqual(2 * H);
+  test("the workload is deterministic for a seed", () => {
+    for (const variant of ["default", "bursty"]) {
+      const sample = () => generateWorkload(5, 50, WORKLOAD_VARIANTS[variant]).map((b) => [b.endAt, b.kind, JSON.stringify(b.observe(b.createdAt + 10 * MIN))]);
+      expect(sample()).toEqual(sample());
     }
   });
-});
 
-describe("polling economy (regression guard for the policy)", () => {
-  test("the workload is deterministic for a seed", () => {
-    const a = generateWorkload(5, 50).map((b) => [b.endAt, b.kind, JSON.stringify(b.observe(b.createdAt + 10 * MIN))]);
-    const b = generateWorkload(5, 50).map((b) => [b.endAt, b.kind, JSON.stringify(b.observe(b.createdAt + 10 * MIN))]);
-    expect(a).toEqual(b);
-  });
-
-  test.each([1, 2, 3])("2,000 batches, seed %i: every target is met", (seed) => {
-    const report = runPollingEconomy({ seed, batches: 2_000 });
-    for (const t of report.targets) expect({ target: t.name, measured: t.measured, met: t.met }).toEqual({ target: t.name, measured: t.measured, met: true });
-    expect(report.strategies.batchwatch.polls.mean).toBeLessThan(report.strategies["exp-backoff"].polls.mean * 4);
-    expect(report.strategies.oracle.polls.mean).toBe(1);
-  });
+  test.each(BENCH_WORKLOADS.map((w) => ({ ...w, minFewer: w.family === "bursty" ? 4.5 : 8.5 })))(
+    "$variant, 1,000 batches: ≥ $minFewer× fewer polls than a 60 s poll, p95 no later, p99 under 2 minutes, ≤ 500 polls a batch",
+    ({ variant, minFewer }) => {
+      const batches = generateWorkload(7, 1_000, WORKLOAD_VARIANTS[variant]);
+      const rand = mulberry32(7);
+      const cron = batches.map((b) => fixedIntervalOutcome(b, b.trackedAt + Math.floor(rand() * MIN), MIN));
+      const ours = batches.map((b) => simulateSchedule(b, (h) => nextPollDelay(h)));
+      const native = batches.map((b) => simulateSchedule(b, (h) => nextPollDelay(h), { nativeSignals: true }));
+      const cronPolls = mean(cron.map((o) => o.polls));
+      const delays = ours.map((o) => o.delayMs);
+      expect(cronPolls / mean(ours.map((o) => o.polls))).toBeGreaterThanOrEqual(minFewer);
+      expect(quantile(delays, 0.95)).toBeLessThanOrEqual(quantile(cron.map((o) => o.delayMs), 0.95));
+      expect(quantile(delays, 0.99)).toBeLessThan(2 * MIN);
+      expect(Math.max(...ours.map((o) => o.polls))).toBeLessThanOrEqual(500);
+      expect(mean(native.map((o) => o.polls)) / cronPolls).toBeLessThanOrEqual(1 / 50);
+    },
+  );
 });
