@@ -3,6 +3,9 @@
 // When it can't be fetched (offline), say so once and keep Next running.
 import { spawn } from "node:child_process";
 
+/** The Inngest dev server `npm run dev` starts: pinned, so every checkout runs the same engine. */
+const INNGEST_CLI_PACKAGE = "inngest-cli@1.45.1";
+
 const port = process.env.PORT ?? "3000";
 const env = { ...process.env, INNGEST_DEV: process.env.INNGEST_DEV ?? "1" };
 
@@ -10,7 +13,7 @@ const next = spawn("npx", ["next", "dev", "--port", port], { stdio: "inherit", e
 
 const inngest = spawn(
   "npx",
-  ["--yes", "inngest-cli@latest", "dev", "--no-discovery", "-u", `http://localhost:${port}/api/inngest`],
+  ["--yes", INNGEST_CLI_PACKAGE, "dev", "--no-discovery", "-u", `http://localhost:${port}/api/inngest`],
   { stdio: ["ignore", "inherit", "pipe"], env },
 );
 let inngestErrors = "";
@@ -23,7 +26,7 @@ inngest.on("exit", (code) => {
   console.error(
     `\n[batchwatch] The Inngest dev server could not start (exit ${code}${/ENOTFOUND|EAI_AGAIN|ETIMEDOUT|network/i.test(inngestErrors) ? ", no network" : ""}). ` +
       "Next keeps running, but batches are not watched and tracking answers 503 inngest_unavailable. " +
-      "Fix: get network access once so `npx --yes inngest-cli@latest dev` can download, or point INNGEST_BASE_URL at a running Inngest server.\n",
+      `Fix: get network access once so \`npx --yes ${INNGEST_CLI_PACKAGE} dev\` can download, or point INNGEST_BASE_URL at a running Inngest server.\n`,
   );
 });
 

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { AutoRefresh } from "@/app/components/auto-refresh";
+import * as clock from "@/lib/clock";
 import { currentRequestOrigin, requireSession } from "@/lib/auth/session";
 import { loadBatchList, parseBatchFilters, SEARCH_RESULT_LIMIT, type BatchFilters } from "@/lib/dashboard/batches";
 import { batchHref, humanize, pathWithQuery, watchSummary } from "@/lib/dashboard/format";
@@ -21,7 +22,7 @@ export default async function BatchesPage({ searchParams }: { searchParams: Prom
   await requireSession(pathWithQuery("/batches", params));
   const filters = parseBatchFilters(params);
   const list = await loadBatchList(await getDb(), filters);
-  const now = Date.now();
+  const now = clock.now();
 
   return (
     <>

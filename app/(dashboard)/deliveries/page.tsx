@@ -3,6 +3,7 @@ import { ResendButton } from "@/app/(dashboard)/_components/resend-button";
 import Link from "next/link";
 import { ActionForm } from "@/app/components/action-form";
 import { AutoRefresh } from "@/app/components/auto-refresh";
+import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { recoverDeliveriesAction } from "@/app/actions";
 import {
@@ -21,7 +22,7 @@ export const metadata: Metadata = { title: "Deliveries · batchwatch" };
 export default async function DeliveriesPage() {
   await requireSession("/deliveries");
   const overview = await loadDeliveriesOverview(await getDb());
-  const now = Date.now();
+  const now = clock.now();
 
   return (
     <>

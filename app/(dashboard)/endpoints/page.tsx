@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { ActionForm } from "@/app/components/action-form";
 import { CreateEndpointForm } from "@/app/components/create-endpoint-form";
+import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/app/actions";
 import { displayUrl } from "@/lib/dashboard/format";
@@ -16,7 +17,7 @@ type SearchParams = Record<string, string | string[] | undefined>;
 export default async function EndpointsPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
   await requireSession("/endpoints");
   const [endpoints, params] = await Promise.all([listEndpoints(await getDb()), searchParams]);
-  const now = Date.now();
+  const now = clock.now();
   const deletedName = typeof params.deleted === "string" ? params.deleted : null;
 
   return (

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import type { ReactNode } from "react";
 import { AutoRefresh } from "@/app/components/auto-refresh";
+import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
 import { batchHref, batchIdFromSegments, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
@@ -39,7 +40,7 @@ export default async function BatchPage({
   const page = await loadBatchPage(await getDb(), provider, batchId, kind);
   if (!page) notFound();
   const { job } = page;
-  const now = Date.now();
+  const now = clock.now();
   const settled = job.settledAt !== null;
   const deliveriesInFlight = page.deliveries.some((delivery) => delivery.status === "pending");
 
