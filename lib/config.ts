@@ -72,6 +72,7 @@ const configSchema = z.object({
   GEMINI_WEBHOOK_SECRET: optionalString,
   BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: flag,
   BATCHWATCH_SIMULATED_PROVIDER: flag,
+  BATCHWATCH_BENCH_ROUTES: flag,
   BATCHWATCH_RETENTION_DAYS: positiveInt(30),
   BATCHWATCH_DELIVERY_TIMEOUT_MS: positiveInt(15_000),
   BATCHWATCH_PROVIDER_TIMEOUT_MS: positiveInt(30_000),
@@ -100,6 +101,8 @@ export interface Config {
   geminiWebhookSecret?: string;
   allowPrivateWebhooks: boolean;
   simulatedProvider: boolean;
+  /** `POST /api/bench/constant` answers instead of 404 (the benchmark's measure of Next itself). */
+  benchRoutes: boolean;
   retentionDays: number;
   deliveryTimeoutMs: number;
   /** The bound on every provider request. */
@@ -152,6 +155,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     geminiWebhookSecret: raw.GEMINI_WEBHOOK_SECRET,
     allowPrivateWebhooks: raw.BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS,
     simulatedProvider: raw.BATCHWATCH_SIMULATED_PROVIDER,
+    benchRoutes: raw.BATCHWATCH_BENCH_ROUTES,
     retentionDays: raw.BATCHWATCH_RETENTION_DAYS,
     deliveryTimeoutMs: raw.BATCHWATCH_DELIVERY_TIMEOUT_MS,
     providerTimeoutMs: raw.BATCHWATCH_PROVIDER_TIMEOUT_MS,
@@ -214,6 +218,9 @@ export function warnAboutDevelopmentFlags(config: Config = readConfig()): string
   }
   if (config.simulatedProvider) {
     warnings.push("BATCHWATCH_SIMULATED_PROVIDER=1: the simulated provider can be tracked. Development only.");
+  }
+  if (config.benchRoutes) {
+    warnings.push("BATCHWATCH_BENCH_ROUTES=1: POST /api/bench/constant answers (for `npm run bench`). Development only.");
   }
   for (const warning of warnings) console.warn(`[batchwatch] WARNING ${warning}`);
   return warnings;

@@ -14,8 +14,11 @@ import { isSessionValid as hasValidSessionCookie } from "./session";
  * deployments and by a matcher mistake, a route handler cannot.
  */
 
-/** Paths anyone may call: pages decide about themselves; provider webhooks carry signatures. */
-const PUBLIC_API_PATHS = ["/api/health", "/api/inngest", "/api/examples/receiver"] as const;
+/**
+ * Paths anyone may call: pages decide about themselves; provider webhooks carry signatures; the
+ * benchmark's constant route answers 404 unless BATCHWATCH_BENCH_ROUTES=1 (a development flag).
+ */
+const PUBLIC_API_PATHS = ["/api/health", "/api/inngest", "/api/examples/receiver", "/api/bench/constant"] as const;
 const PUBLIC_API_PREFIXES = ["/api/webhooks/"] as const;
 
 /** True for `/api/**` paths that require authentication; everything else is left to its page. */

@@ -1,4 +1,5 @@
 import { NextRequest } from "next/server";
+import { unstable_doesMiddlewareMatch } from "next/experimental/testing/server";
 import { afterEach, describe, expect, test } from "vitest";
 import * as batches from "@/app/api/batches/route";
 import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
@@ -10,7 +11,7 @@ import * as endpointTest from "@/app/api/endpoints/[id]/test/route";
 import * as subscription from "@/app/api/subscriptions/[id]/route";
 import { isValidApiKey, requiresApiAuth, setSessionValidator } from "@/lib/auth/api-key";
 import { createSessionCookie, isSessionValid as isDashboardSessionValid } from "@/lib/auth/session";
-import { proxy } from "@/proxy";
+import { config as proxyConfig, proxy } from "@/proxy";
 import { withEnv } from "../helpers/env";
 import { call, useApiHarness } from "../helpers/api";
 
@@ -198,6 +199,7 @@ describe("which paths need a key", () => {
     ["/api/webhooks/gemini", false],
     ["/api/webhooks/openai", false],
     ["/api/examples/receiver", false],
+    ["/api/bench/constant", false],
     ["/api/healthz", true],
     ["/api/webhooksX", true],
     ["/", false],
@@ -230,4 +232,32 @@ describe("the proxy", () => {
     const response = await proxied(path, headers);
     expect(response.headers.get("x-middleware-next")).toBe("1");
   });
+});
+
+describe("which paths the proxy runs for", () => {
+  const runsProxy = (path: string) => unstable_doesMiddlewareMatch({ config: proxyConfig, url: path });
+
+  test.each([
+    "/api",
+    "/api/batches",
+    "/api/batches/gemini/batches/123/results",
+    "/api/endpoints/x/test",
+    "/api/deliveries/recover",
+    "/api/subscriptions/x",
+    "/api/healthz",
+    "/api/webhooksX",
+    "/api/inngestion",
+    "/api/benchmarks",
+  ])("every path that needs a key goes through it: %s", (path) => {
+    expect(requiresApiAuth(path)).toBe(true);
+    expect(runsProxy(path)).toBe(true);
+  });
+
+  test.each(["/api/webhooks/openai", "/api/webhooks/gemini", "/api/inngest", "/api/health", "/api/bench/constant", "/batches", "/"])(
+    "paths that need nothing from it skip it: %s",
+    (path) => {
+      expect(requiresApiAuth(path)).toBe(false);
+      expect(runsProxy(path)).toBe(false);
+    },
+  );
 });
