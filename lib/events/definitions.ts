@@ -137,6 +137,17 @@ export function signalReceivedEvent(data: SignalReceivedData, options: { replayF
   return build("batch/signal.received", id, data);
 }
 
+/**
+ * The receipt signal of an inbound event that one statement stores and queues together
+ * (lib/watch/native-signals.ts), before Postgres has numbered the event: the data is checked now,
+ * and the id is given as SQL over the column that will hold the number — the same id as
+ * {@link signalReceivedEvent}'s on receipt, which builds the event once the number is known.
+ */
+export function signalReceiptForStatement(data: Omit<SignalReceivedData, "inboundEventId">, inboundIdColumn: string) {
+  signalReceivedEvent({ ...data, inboundEventId: 1 });
+  return { idSql: `'signal:' || ${inboundIdColumn}`, data };
+}
+
 /** A job settles exactly once, so its settlement has one id. */
 export function batchSettledEvent(data: BatchSettledData) {
   return build("batch/settled", `settled:${data.jobId}`, data);

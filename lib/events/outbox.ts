@@ -4,7 +4,8 @@ import type { OutgoingEvent } from "./definitions";
 
 /**
  * Events are written to the outbox in the same transaction as the state they announce, then sent
- * at least once: right away by whoever wrote them, and again by the reconciler if that failed.
+ * at least once: right away by whoever wrote them (routes that take something in: just after their
+ * answer, see dispatch.ts), and again by the reconciler if that failed.
  * Each carries a stable id, so Inngest drops the duplicates (it dedupes ids for 24 h).
  */
 

@@ -3,7 +3,7 @@ import { readConfig } from "@/lib/config";
 import type { Database, Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { parseOrThrow } from "@/lib/http";
-import { sendOrUnavailable } from "@/lib/events/send-or-unavailable";
+import { sendAfterResponse } from "@/lib/events/dispatch";
 import { getJob, recordJobEvent, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
 import { type BatchTrackedData, batchTrackedEvent, type OutgoingEvent, signalReceivedEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
@@ -44,8 +44,11 @@ export interface TrackingResult {
 
 /**
  * Tracks a batch for one destination, as `POST /api/batches` does: validates everything first (so
- * nothing is half-written), records the job and the subscription, and sends `batch/tracked`.
- * Never waits on the provider: a batch id it does not know settles later as `not_found`.
+ * nothing is half-written), records the job, the subscription and its `batch/tracked` event in the
+ * outbox in one transaction, and sends the event through `send` after the answer (see
+ * lib/events/dispatch.ts), so tracking never waits on Inngest: a failed send delays the watch and
+ * loses nothing. Never waits on the provider: a batch id it does not know settles later as
+ * `not_found`.
  */
 export async function trackBatch(
   db: Database,
@@ -67,21 +70,9 @@ export async function trackBatch(
       { reactivated: result.reactivated },
     );
     await enqueueEvents(tx, [event]);
-    return { ...result, eventId: event.id };
+    return { ...result, event };
   });
-  try {
-    await sendOrUnavailable(() => flushOutbox(db, [recorded.eventId], send));
-  } catch (error) {
-    if (error instanceof AppError) {
-      // The subscription is recorded and its event waits in the outbox: say so, not "nothing happened".
-      throw new AppError(
-        "inngest_unavailable",
-        `the subscription ${recorded.subscription.id} is recorded, but ${error.message}; the watch starts once Inngest is reachable (repeating this request is safe)`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  await sendAfterResponse(db, [recorded.event], send);
   return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
 }
 

@@ -41,8 +41,9 @@ const geminiEventSchema = z.object({
 /**
  * `POST /api/webhooks/gemini`: verifies the raw text (never a re-serialised parse), logs the
  * verified event by its `webhook-id`, and turns batch-ending events into settle signals. Anything
- * unverifiable is `invalid_signature` and nothing is stored; a storage or send failure throws, so
- * the route answers 5xx and Gemini retries.
+ * unverifiable is `invalid_signature` and nothing is stored. The answer is 200 once the event and
+ * its signal are committed (one statement); the signal is sent after the answer. A storage failure
+ * throws, so the route answers 5xx and Gemini retries; a failed send only delays the signal.
  */
 export async function receiveGeminiWebhook(request: Request, db: Database, send: EventSender) {
   const secret = readConfig().geminiWebhookSecret;

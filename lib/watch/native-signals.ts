@@ -1,8 +1,8 @@
 import type { Database } from "@/lib/db";
 import { nowDate } from "@/lib/clock";
 import { findJob, recordJobEvent } from "@/lib/jobs/store";
-import { sendOrUnavailable } from "@/lib/events/send-or-unavailable";
-import { type SignalSource, signalReceivedEvent } from "@/lib/events/definitions";
+import { sendAfterResponse } from "@/lib/events/dispatch";
+import { type SignalSource, signalReceiptForStatement, signalReceivedEvent } from "@/lib/events/definitions";
 import type { EventSender } from "@/lib/events/outbox";
 import type { JobKind, ProviderName } from "@/lib/providers/types";
 import { settleJob } from "@/lib/settle/settlement";
@@ -23,41 +23,78 @@ export interface NativeSignal {
 
 /**
  * Keeps a verified inbound provider event (idempotent by webhook id: providers retry for days,
- * longer than Inngest's 24 h dedupe) and sends the settle signal. It throws when either fails, so
- * the route answers 5xx and the provider retries; a retry of a stored event sends the signal
- * again under the same event id, which Inngest drops if the first send got through.
+ * longer than Inngest's 24 h dedupe) and, when it ends a job, its settle signal in the outbox — in
+ * one statement, so one commit: once this returns, the event is in Postgres and its signal will be
+ * sent, through `send` after the answer (lib/events/dispatch.ts), or by the reconciler if that
+ * send fails. It throws only when storing fails, so the route answers 5xx and the provider
+ * retries. A retry of a stored event stores nothing new, and queues its signal only if it was
+ * never queued (an event stored before signals went through the outbox, whose send failed).
  */
 export async function acceptNativeSignal(
   db: Database,
   signal: NativeSignal,
   send: EventSender,
 ): Promise<{ duplicate: boolean; inboundEventId: number }> {
-  const inserted = await db.query<{ id: number }>(
-    `INSERT INTO inbound_events (source, webhook_id, event_type, object_id, payload, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (source, webhook_id) DO NOTHING RETURNING id`,
-    [signal.source, signal.webhookId, signal.eventType, signal.objectId, JSON.stringify(signal.payload), nowDate()],
-  );
-  const duplicate = inserted.length === 0;
-  const [row] = duplicate
-    ? await db.query<{ id: number; applied_at: Date | null }>(
-        "SELECT id, applied_at FROM inbound_events WHERE source = $1 AND webhook_id = $2",
-        [signal.source, signal.webhookId],
-      )
-    : inserted;
-  const inboundEventId = Number(row!.id);
-  if (signal.kind && signal.objectId) {
-    const event = signalReceivedEvent({
-      source: signal.source,
-      provider: signal.provider,
-      kind: signal.kind,
-      batchId: signal.objectId,
-      inboundEventId,
-      eventType: signal.eventType,
-    });
-    await sendOrUnavailable(() => send([event]));
+  const receipt =
+    signal.kind && signal.objectId
+      ? signalReceiptForStatement(
+          { source: signal.source, provider: signal.provider, kind: signal.kind, batchId: signal.objectId, eventType: signal.eventType },
+          "inbound.id",
+        )
+      : null;
+  const statement = storeInboundAndSignal(receipt?.idSql ?? "NULL");
+  const params = [
+    signal.source,
+    signal.webhookId,
+    signal.eventType,
+    signal.objectId,
+    JSON.stringify(signal.payload),
+    nowDate(),
+    receipt ? JSON.stringify(receipt.data) : null,
+  ];
+  // A concurrent first delivery of the same webhook-id commits while this statement waits on it,
+  // after its snapshot was taken: then the statement sees no row at all, and a second run does.
+  let [row] = await db.query<StoredSignalRow>(statement, params);
+  if (!row) [row] = await db.query<StoredSignalRow>(statement, params);
+  if (!row) throw new Error(`inbound event ${signal.source}/${signal.webhookId} was neither stored nor found`);
+  const inboundEventId = Number(row.id);
+  if (receipt && row.event_id) {
+    const event = signalReceivedEvent({ ...receipt.data, inboundEventId });
+    if (event.id !== row.event_id) throw new Error(`queued signal ${row.event_id} is not ${event.id}`);
+    await sendAfterResponse(db, [event], send);
   }
-  return { duplicate, inboundEventId };
+  return { duplicate: row.duplicate, inboundEventId };
+}
+
+interface StoredSignalRow {
+  id: number | string;
+  duplicate: boolean;
+  event_id: string | null;
+}
+
+/**
+ * $1 source, $2 webhook id, $3 event type, $4 object id, $5 payload, $6 now, $7 the signal's data
+ * without its inbound id (null: no signal); `signalIdSql` is the signal's id over `inbound.id`.
+ */
+function storeInboundAndSignal(signalIdSql: string): string {
+  return `
+    WITH stored AS (
+      INSERT INTO inbound_events (source, webhook_id, event_type, object_id, payload, received_at)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (source, webhook_id) DO NOTHING
+      RETURNING id
+    ), inbound AS (
+      SELECT id, false AS duplicate FROM stored
+      UNION ALL
+      SELECT id, true FROM inbound_events WHERE source = $1 AND webhook_id = $2 AND NOT EXISTS (SELECT 1 FROM stored)
+    ), queued AS (
+      INSERT INTO outbox (event_id, name, data, created_at)
+      SELECT ${signalIdSql}, 'batch/signal.received', $7::jsonb || jsonb_build_object('inboundEventId', inbound.id), $6
+      FROM inbound WHERE $7::jsonb IS NOT NULL
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING event_id
+    )
+    SELECT inbound.id, inbound.duplicate, queued.event_id FROM inbound LEFT JOIN queued ON true`;
 }
 
 /** Thrown when the provider does not (yet) confirm what a native signal said; the settle function retries. */

@@ -38,7 +38,8 @@ const openaiEventSchema = z.object({
 /**
  * `POST /api/webhooks/openai`: verifies the raw text (never a re-serialised parse) with the openai
  * SDK, logs every verified event by its `webhook-id`, and turns job-ending events into settle
- * signals. Only then is the answer 200; a storage or send failure answers 5xx so OpenAI retries.
+ * signals. The answer is 200 once both are committed (one statement); the signal is sent after
+ * the answer. A storage failure answers 5xx so OpenAI retries; a failed send only delays it.
  */
 export async function receiveOpenAIWebhook(request: Request, db: Database, send: EventSender) {
   const secret = readConfig().openaiWebhookSecret;

@@ -1,11 +1,10 @@
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import * as batches from "@/app/api/batches/route";
 import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
 import * as endpoints from "@/app/api/endpoints/route";
 import { setClock } from "@/lib/clock";
 import { withEnv } from "../helpers/env";
-import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness } from "../helpers/api";
+import { call, useApiHarness, waitUntil } from "../helpers/api";
 
 const harness = useApiHarness();
 
@@ -124,13 +123,23 @@ describe("POST /api/batches", () => {
     });
   });
 
-  test("an unreachable Inngest is 503 inngest_unavailable with advice", async () => {
-    await withEnv({ INNGEST_BASE_URL: await closedPortUrl() }, async () => {
+  test("while Inngest is down tracking still answers 202, and batch/tracked is sent once Inngest is back", async () => {
+    const errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      harness.events.down = true;
       const response = await track(valid);
-      expect(response.status).toBe(503);
-      expect(response.json.error.code).toBe("inngest_unavailable");
-      expect(response.json.error.message).toContain("npm run dev");
-    });
+      expect(response.status).toBe(202);
+      expect(await count("jobs")).toBe(1);
+      expect(harness.events.events).toEqual([]);
+      expect(errorLog).toHaveBeenCalledWith(expect.stringContaining("(they stay in the outbox and are retried)"));
+
+      harness.events.down = false;
+      await waitUntil(() => harness.events.named("batch/tracked").length === 1);
+      expect(harness.events.named("batch/tracked")[0]!.id).toBe(`tracked:${response.json.subscription.id}`);
+    } finally {
+      harness.events.down = false;
+      errorLog.mockRestore();
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test, vi } from "vitest";
 import * as batches from "@/app/api/batches/route";
 import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
+import * as resend from "@/app/api/deliveries/[id]/resend/route";
 import * as endpoints from "@/app/api/endpoints/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
 import { setDb, type Database } from "@/lib/db";
@@ -62,7 +63,24 @@ const SCENARIOS: Record<ErrorCode, () => Promise<{ status: number; json: any }>>
       });
     });
   },
-  inngest_unavailable: async () => withEnv({ INNGEST_BASE_URL: await closedPortUrl() }, () => track(valid)),
+  inngest_unavailable: async () => {
+    // A resend answers only once its event is sent (ingest answers first and sends after): with
+    // Inngest down it is 503, and the resend waits in the outbox.
+    const { json } = await track(valid);
+    await harness.db.query(
+      `INSERT INTO deliveries (id, job_id, subscription_id, event_type, payload, status, failed_at)
+       VALUES ('dlv_down', $1, $2, 'batch.completed', '{}', 'failed', now())`,
+      [json.job.id, json.subscription.id],
+    );
+    harness.events.down = true;
+    const errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      return await call(resend.POST, "POST", "/api/deliveries/dlv_down/resend", { params: { id: "dlv_down" } });
+    } finally {
+      harness.events.down = false;
+      errorLog.mockRestore();
+    }
+  },
   internal: async () => {
     // A database that fails unexpectedly: the caller learns nothing about why.
     const broken = { query: async () => Promise.reject(new Error("connection to 10.0.0.5 lost: password=hunter2")) };

@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeEach, describe, expect, test } from "vitest";
+import { afterAll, beforeEach, describe, expect, test, vi } from "vitest";
 import * as exampleReceiver from "@/app/api/examples/receiver/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
 import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/security/standard-webhooks";
 import { withEnv } from "../helpers/env";
-import { closedPortUrl } from "../helpers/event-api";
-import { call, useApiHarness } from "../helpers/api";
+import { call, useApiHarness, waitUntil } from "../helpers/api";
 
 const harness = useApiHarness();
 
@@ -27,6 +26,12 @@ const geminiEvent = (type: string, data: Record<string, unknown>) =>
 
 const postGemini = (body: string, headers: Record<string, string>) =>
   call(gemini.POST, "POST", "/api/webhooks/gemini", { body, headers, key: null });
+
+async function unsentOutbox() {
+  return (await harness.db.query<{ event_id: string }>("SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY event_id")).map(
+    (row) => row.event_id,
+  );
+}
 
 async function inbound() {
   return harness.db.query<{ source: string; event_type: string; object_id: string | null }>(
@@ -124,13 +129,40 @@ describe("POST /api/webhooks/gemini", () => {
     expect(response.json.error.code).toBe("payload_too_large");
   });
 
-  test("when the signal cannot be sent the answer is 5xx, so Gemini retries", async () => {
+  test("while Inngest is down the event is still acknowledged and kept, and its signal is sent once Inngest is back", async () => {
     const body = geminiEvent("batch.succeeded", { id: "batches/1" });
-    await withEnv({ INNGEST_BASE_URL: await closedPortUrl() }, async () => {
+    const errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      harness.events.down = true;
       const response = await postGemini(body, signed(body, GEMINI_SECRET));
-      expect(response.status).toBe(503);
-      expect(response.json.error.code).toBe("inngest_unavailable");
-    });
+      expect(response.status).toBe(200);
+      const [stored] = await harness.db.query<{ id: number }>("SELECT id FROM inbound_events");
+      expect(await unsentOutbox()).toEqual([`signal:${stored!.id}`]);
+      expect(harness.events.events).toEqual([]);
+      expect(errorLog).toHaveBeenCalledWith(expect.stringContaining("(they stay in the outbox and are retried)"));
+
+      harness.events.down = false;
+      await waitUntil(async () => (await unsentOutbox()).length === 0);
+      expect(harness.events.named("batch/signal.received").map((event) => event.id)).toEqual([`signal:${stored!.id}`]);
+    } finally {
+      harness.events.down = false;
+      errorLog.mockRestore();
+    }
+  });
+
+  test("the event and its signal are stored together: a failed store acknowledges nothing and queues nothing", async () => {
+    await harness.db.exec("ALTER TABLE outbox ADD CONSTRAINT refuse_all CHECK (false) NOT VALID");
+    const errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const body = geminiEvent("batch.succeeded", { id: "batches/1" });
+      const response = await postGemini(body, signed(body, GEMINI_SECRET));
+      expect(response.status).toBe(500);
+      expect(await inbound()).toEqual([]);
+    } finally {
+      errorLog.mockRestore();
+      await harness.db.exec("ALTER TABLE outbox DROP CONSTRAINT refuse_all");
+    }
+    expect(harness.events.events).toEqual([]);
   });
 });
 

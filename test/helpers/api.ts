@@ -80,3 +80,12 @@ export function useApiHarness(): ApiHarness {
   });
   return harness;
 }
+
+/** Polls `check` until it holds (for work that happens after a response, such as event sends). */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

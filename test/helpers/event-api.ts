@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { resetEventApiTarget } from "@/inngest/send";
 
 /** One event as Inngest's event API received it. */
 export interface RecordedEvent {
@@ -16,6 +17,8 @@ export interface EventApiStandIn {
   events: RecordedEvent[];
   /** Events received with this name. */
   named(name: string): RecordedEvent[];
+  /** While true it answers 503 and records nothing, as an Inngest that is down. */
+  down: boolean;
   close(): Promise<void>;
 }
 
@@ -38,8 +41,9 @@ function answer(response: ServerResponse, status: number, body: Record<string, u
 /**
  * The HTTP side of a local stand-in for Inngest's event API: answers `POST /e/<key>` the way
  * Inngest does and hands each request's events to `receive`. It points INNGEST_BASE_URL at itself
- * (the client reads it on every send; INNGEST_DEV=1 is set by the test setup) and restores the
- * previous value on close. While `unavailable()` is true it answers 503, as an Inngest that is down.
+ * (INNGEST_DEV=1 is set by the test setup) and restores the previous value on close, each time
+ * telling the app's sender, which reads it once, to read it again. While `unavailable()` is true
+ * it answers 503, as an Inngest that is down.
  */
 export async function startEventRecorder(options: {
   receive(events: RecordedEvent[]): void;
@@ -65,6 +69,7 @@ export async function startEventRecorder(options: {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const previous = process.env.INNGEST_BASE_URL;
   process.env.INNGEST_BASE_URL = url;
+  resetEventApiTarget();
 
   return {
     url,
@@ -72,6 +77,7 @@ export async function startEventRecorder(options: {
       if (process.env.INNGEST_BASE_URL === url) {
         if (previous === undefined) delete process.env.INNGEST_BASE_URL;
         else process.env.INNGEST_BASE_URL = previous;
+        resetEventApiTarget();
       }
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -82,13 +88,17 @@ export async function startEventRecorder(options: {
 /** A stand-in for Inngest's event API that records every event it receives, so tests can assert what was sent. */
 export async function startEventApiStandIn(): Promise<EventApiStandIn> {
   const events: RecordedEvent[] = [];
-  const recorder = await startEventRecorder({ receive: (received) => events.push(...received) });
-  return {
-    url: recorder.url,
+  const standIn: EventApiStandIn = {
+    url: "",
     events,
-    named: (name) => events.filter((event) => event.name === name),
-    close: () => recorder.close(),
+    named: (name: string) => events.filter((event) => event.name === name),
+    down: false,
+    close: async (): Promise<void> => undefined,
   };
+  const recorder = await startEventRecorder({ receive: (received) => events.push(...received), unavailable: () => standIn.down });
+  standIn.url = recorder.url;
+  standIn.close = () => recorder.close();
+  return standIn;
 }
 
 /** A URL on which nothing listens: an unreachable Inngest. */
