@@ -1,7 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
+import OpenAI from "openai";
 import { afterAll, beforeEach, describe, expect, test, vi } from "vitest";
 import * as exampleReceiver from "@/app/api/examples/receiver/route";
 import * as gemini from "@/app/api/webhooks/gemini/route";
+import * as openai from "@/app/api/webhooks/openai/route";
 import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/security/standard-webhooks";
 import { withEnv } from "../helpers/env";
 import { call, useApiHarness, waitUntil } from "../helpers/api";
@@ -163,6 +165,39 @@ describe("POST /api/webhooks/gemini", () => {
       await harness.db.exec("ALTER TABLE outbox DROP CONSTRAINT refuse_all");
     }
     expect(harness.events.events).toEqual([]);
+  });
+});
+
+describe("POST /api/webhooks/openai", () => {
+  // OpenAI's own SDK is the judge of what OpenAI signs: the route must accept what it accepts and
+  // refuse what it refuses, for a `whsec_` secret and for one given without the prefix (which the
+  // SDK takes as the key's UTF-8 bytes).
+  const sdk = new OpenAI({ apiKey: "not-used", maxRetries: 0 });
+  const body = JSON.stringify({ object: "event", id: "evt_1", type: "batch.completed", created_at: 1, data: { id: "batch_sdk" } });
+  const signedAsOpenAI = (key: Buffer, payload: string, id = `wh_${randomUUID()}`) => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${payload}`).digest("base64");
+    return { "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": `v1,${signature}`, "content-type": "application/json" };
+  };
+  const whsec = generateWebhookSecret();
+
+  test.each([
+    ["a whsec_ secret", whsec, Buffer.from(whsec.slice("whsec_".length), "base64")],
+    ["a secret without the prefix", "plain-secret-from-a-vault", Buffer.from("plain-secret-from-a-vault", "utf8")],
+  ])("with %s it accepts what the openai SDK accepts and refuses a changed body", async (_name, secret, key) => {
+    const headers = signedAsOpenAI(key, body);
+    await expect(sdk.webhooks.verifySignature(body, headers, secret)).resolves.toBeUndefined();
+    await expect(sdk.webhooks.verifySignature(body.replace("batch_sdk", "batch_x"), headers, secret)).rejects.toThrow();
+    await withEnv({ OPENAI_WEBHOOK_SECRET: secret }, async () => {
+      const post = (payload: string) => call(openai.POST, "POST", "/api/webhooks/openai", { body: payload, headers, key: null });
+      expect((await post(body.replace("batch_sdk", "batch_x"))).json.error.code).toBe("invalid_signature");
+      const accepted = await post(body);
+      expect(accepted.status).toBe(200);
+      expect(accepted.json).toEqual({ received: true, duplicate: false });
+    });
+    expect(harness.events.named("batch/signal.received")).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ source: "openai", batchId: "batch_sdk", eventType: "batch.completed" }) }),
+    ]);
   });
 });
 
