@@ -3,7 +3,7 @@
  *
  *   npm run bench [-- --json] [--only <section>[,<section>…]] [--quick] [--no-build]
  *
- * Sections: polling, ingest, delivery, tracking, results. Benchmarks report; they never fail:
+ * Sections: polling, eta, ingest, delivery, tracking, results. Benchmarks report; they never fail:
  * the exit code is 0 whether targets are met or not (and when a section cannot run, the table says
  * why). Every child process and server is stopped at the end, on error and on Ctrl-C.
  *
@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { BENCH_BATCHES_PER_SEED, BENCH_SEEDS, formatPollingEconomy, formatWorkloadSummary, type PollingEconomyReport } from "./polling-economy";
 import { BENCH_WORKLOADS } from "../fixtures/polling/workload";
+import { ETA_BENCH_BATCHES_PER_SEED, ETA_BENCH_SEEDS, ETA_CHECKPOINTS, type EtaAccuracyReport, formatEtaAccuracy } from "./eta-accuracy";
 import { runDelivery } from "./delivery";
 import { runIngest } from "./ingest";
 import type { HttpContext } from "./lib/context";
@@ -24,7 +25,7 @@ import { formatTable, guardSection, log, type Metric, type SectionResult } from 
 import { runResultsMemory } from "./results-memory";
 import { runTracking } from "./tracking";
 
-export const SECTIONS = ["polling", "ingest", "delivery", "tracking", "results"] as const;
+export const SECTIONS = ["polling", "eta", "ingest", "delivery", "tracking", "results"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -120,6 +121,36 @@ async function pollingSection(quick: boolean): Promise<SectionResult> {
   };
 }
 
+async function etaSection(): Promise<SectionResult> {
+  const started = performance.now();
+  const run = `runEtaBenchWorkloads() (${BENCH_WORKLOADS.length} workloads × seeds ${ETA_BENCH_SEEDS.join(", ")} × ${ETA_BENCH_BATCHES_PER_SEED} batches, asked at ${ETA_CHECKPOINTS.map((c) => `${c * 100}%`).join(", ")} of each life)`;
+  const child = spawnChild("ETA accuracy", process.execPath, ["--conditions=react-server", "--import", "tsx", path.join(ROOT, "bench/lib/eta-child.ts")], {
+    env: { ...process.env, ETA_BATCHES_PER_SEED: String(ETA_BENCH_BATCHES_PER_SEED) },
+  });
+  let reports: EtaAccuracyReport[];
+  try {
+    const match = await waitForLine(child, /^RESULT (.*)$/, POLLING_TIMEOUT_MS).catch((error: Error) => {
+      throw new Error(`${run} did not finish: ${error.message.split("\n")[0]}`);
+    });
+    reports = JSON.parse(match[1]!) as EtaAccuracyReport[];
+  } finally {
+    await child.stop();
+  }
+  const share = (x: number | null) => (x === null ? "–" : `${Math.round(100 * x)}%`);
+  const metrics: Metric[] = reports.map((r) => ({
+    section: "eta",
+    name: `${r.variant}: answered | error p50 | p90 | actual end in range`,
+    value: `${share(r.overall.answeredShare)} | ${share(r.overall.errorP50)} | ${share(r.overall.errorP90)} | ${share(r.overall.inRange)}`,
+  }));
+  return {
+    section: "eta",
+    metrics,
+    details: { reports } as unknown as Record<string, unknown>,
+    notes: [`${run} in a child process: ${reports.reduce((ms, r) => ms + r.elapsedMs, 0)} ms`],
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
+
 /** The shared HTTP environment: one fresh database, the stand-in event API and `next start`. */
 interface HttpEnvironment {
   context: HttpContext;
@@ -203,6 +234,8 @@ async function main(): Promise<number> {
         switch (section) {
           case "polling":
             return await pollingSection(options.quick);
+          case "eta":
+            return await etaSection();
           case "ingest":
             return runIngest(await needHttp(), options);
           case "tracking":
@@ -267,6 +300,8 @@ async function main(): Promise<number> {
     for (const report of reports) lines.push("", formatPollingEconomy(report));
     lines.push("", formatWorkloadSummary(reports));
   }
+  const eta = results.find((r) => r.section === "eta" && !r.error);
+  if (eta) lines.push("", formatEtaAccuracy((eta.details as unknown as { reports: EtaAccuracyReport[] }).reports));
   lines.push("", formatTable(metrics));
   const notes = results.flatMap((r) => r.notes.map((n) => `  ${r.section}: ${n}`));
   if (notes.length > 0) lines.push("", "notes:", ...notes);

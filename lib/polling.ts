@@ -210,6 +210,20 @@ export interface ProgressEstimate {
   latestDoneAt: number | null;
   /** In [0, 1]: 1 − (earliest-to-expected distance / expected remaining); 0 trusts nothing. */
   confidence: number;
+  /**
+   * The pace stopped holding: the current flat run is longer than the pace before it explains
+   * (`stallSteps` visible steps were due and none came), so no end is predicted.
+   */
+  stalled: boolean;
+  /**
+   * The longest stretch progress stood still between two movements before the current one (from
+   * the first poll that saw a value to the first that saw the next); 0 with fewer than two movements.
+   * What "still for far longer than its own history" is measured against.
+   */
+  longestPauseMs: number;
+  /** The latest status, and when the first poll of its current run saw it (null without observations). */
+  status: string | null;
+  statusSince: number | null;
 }
 
 function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
@@ -246,6 +260,10 @@ function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
     earliestDoneAt: null,
     latestDoneAt: null,
     confidence: 0,
+    stalled: false,
+    longestPauseMs: 0,
+    status: samples.length > 0 ? samples[samples.length - 1].status : null,
+    statusSince: samples.length > 0 ? samples[statusRunStart(samples)].at : null,
   };
   if (runs === 0) return estimate;
   const c = runs - 1; // the current run
@@ -261,6 +279,8 @@ function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
     estimate.lastMovedAt = firstSeen[c];
     estimate.lastMovedAfter = lastSeen[c - 1];
   }
+  // Pauses between movements: run i (i ≥ 1, after the first movement) until run i + 1 was seen.
+  for (let i = 1; i < c; i++) estimate.longestPauseMs = Math.max(estimate.longestPauseMs, firstSeen[i + 1] - firstSeen[i]);
   if (p >= 1) {
     estimate.expectedDoneAt = estimate.earliestDoneAt = estimate.latestDoneAt = now;
     estimate.confidence = 1;
@@ -311,6 +331,7 @@ function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
   estimate.evidenceMs = span;
   estimate.pace = pace;
   estimate.spread = spread;
+  estimate.stalled = stalled;
   if (movements < P.minMovements || stalled || !(pace > 0) || !(span > 0)) return estimate;
 
   // Time to cover the rest: a first passage at drift `pace` with diffusion `spread` (variance
@@ -338,14 +359,20 @@ function watchWindow(age: number): number {
   return P.windowBaseMs + P.windowAgeFraction * age;
 }
 
+/** The index of the first sample of the trailing run of samples with the latest status. */
+function statusRunStart(samples: Sample[]): number {
+  let since = samples.length - 1;
+  while (since > 0 && samples[since - 1].status === samples[since].status) since--;
+  return since;
+}
+
 /**
  * While finalizing / cancelling: briskly, and a little less so the longer it has lasted (a long
  * finalizing phase would otherwise cost hundreds of polls).
  */
 function briskDelay(age: number, samples: Sample[], now: number): number {
-  let since = samples.length - 1;
-  while (since > 0 && samples[since - 1].status === samples[since].status) since--;
-  return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs) + P.briskGrowth * Math.max(0, now - samples[since].at);
+  const since = samples[statusRunStart(samples)].at;
+  return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs) + P.briskGrowth * Math.max(0, now - since);
 }
 
 /** Delay while validating / in progress, without native signals. */

@@ -1,8 +1,10 @@
+import { now } from "@/lib/clock";
 import { canonicalBatchId } from "@/lib/providers";
 import type { Queryable } from "@/lib/db";
 import { decodeCursor, encodeCursor } from "@/lib/db/cursor";
 import { AppError } from "@/lib/errors";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
+import { estimateCompletion, type EtaGap } from "@/lib/watch/eta";
 import { iso, type JobRow, type SubscriptionRow } from "./store";
 
 /**
@@ -32,7 +34,26 @@ export interface JobView {
   lastPolledAt: string | null;
   nextPollAt: string | null;
   updatedAt: string;
+  /** When it should finish (null once settled); see {@link EtaView}. */
+  eta: EtaView | null;
 }
+
+/**
+ * A running job's predicted completion, from the evidence its poll schedule uses
+ * (lib/watch/eta.ts), or a plain "not enough evidence yet" with the reason and the provider's
+ * deadline, the one bound that holds without evidence.
+ */
+export type EtaView =
+  | {
+      state: "estimated";
+      expectedAt: string;
+      earliestAt: string;
+      latestAt: string;
+      confidence: number;
+      basis: "pace" | "finalizing";
+      pastDeadline: boolean;
+    }
+  | { state: "not_enough_evidence"; reason: EtaGap; latestAt: string | null };
 
 export type SubscriptionDestination =
   | { type: "url"; url: string }
@@ -125,7 +146,24 @@ export function jobViewFromRow(row: JobRow): JobView {
     lastPolledAt: iso(row.last_polled_at),
     nextPollAt: iso(row.next_poll_at),
     updatedAt: iso(row.updated_at)!,
+    eta: row.settled_at ? null : etaView(row),
   };
+}
+
+/** The ETA of an unsettled job, as of now, from the observations its watcher keeps. */
+function etaView(row: JobRow): EtaView | null {
+  const eta = estimateCompletion({
+    trackedAt: new Date(row.tracked_at).getTime(),
+    now: now(),
+    ...(row.provider_created_at ? { createdAt: new Date(row.provider_created_at).getTime() } : {}),
+    ...(row.expires_at ? { expiresAt: new Date(row.expires_at).getTime() } : {}),
+    observations: Array.isArray(row.observations) ? row.observations : [],
+  });
+  if (eta === null) return null;
+  const at = (ms: number) => new Date(ms).toISOString();
+  return eta.state === "estimated"
+    ? { ...eta, expectedAt: at(eta.expectedAt), earliestAt: at(eta.earliestAt), latestAt: at(eta.latestAt) }
+    : { ...eta, latestAt: eta.latestAt === null ? null : at(eta.latestAt) };
 }
 
 

@@ -236,6 +236,42 @@ describe("GET /api/batches/{provider}/{batchId}", () => {
     expect(response.json.events.map((event: { type: string }) => event.type)).toContain("tracked");
   });
 
+  test("a running batch shows its ETA: a range from its progress, or plainly not enough evidence yet", async () => {
+    const tracked = await track({ provider: "simulated", batchId: "sim_10h_completed_1000", webhookUrl: RECEIVER });
+    const jobId = tracked.json.job.id;
+    const createdAt = Date.parse(tracked.json.job.trackedAt);
+    const fresh = await detail("simulated", "sim_10h_completed_1000");
+    expect(fresh.json.job.eta).toEqual({ state: "not_enough_evidence", reason: "not_started", latestAt: null });
+
+    // Polled every half hour for four hours at 100 requests an hour.
+    const observations = Array.from({ length: 8 }, (_, i) => ({
+      at: createdAt + (i + 1) * 1_800_000,
+      status: "in_progress",
+      requestCounts: { total: 1000, completed: (i + 1) * 50, failed: 0 },
+    }));
+    await harness.db.query("UPDATE jobs SET status = 'in_progress', observations = $2::jsonb, expires_at = $3 WHERE id = $1", [
+      jobId,
+      JSON.stringify(observations),
+      new Date(createdAt + 86_400_000),
+    ]);
+    setClock(() => observations.at(-1)!.at);
+    try {
+      const eta = (await detail("simulated", "sim_10h_completed_1000")).json.job.eta;
+      expect(eta).toMatchObject({ state: "estimated", basis: "pace", pastDeadline: false });
+      const [earliest, expected, latest] = [eta.earliestAt, eta.expectedAt, eta.latestAt].map(Date.parse);
+      // 400 of 1000 after 4 h: the rest by about 10 h, plus finalizing.
+      expect(expected - createdAt).toBeGreaterThan(10 * 3_600_000);
+      expect(expected - createdAt).toBeLessThan(11 * 3_600_000);
+      expect(earliest).toBeLessThan(expected);
+      expect(latest).toBeGreaterThan(expected);
+
+      await harness.db.query("UPDATE jobs SET settled_at = now(), status = 'completed', outcome = 'completed' WHERE id = $1", [jobId]);
+      expect((await detail("simulated", "sim_10h_completed_1000")).json.job.eta).toBeNull();
+    } finally {
+      setClock();
+    }
+  });
+
   test("finds a Gemini batch whose id contains a slash", async () => {
     await harness.db.query("INSERT INTO jobs (provider, batch_id) VALUES ('gemini', 'batches/123')");
     const response = await detail("gemini", "batches/123");
