@@ -11,6 +11,12 @@ export { DELIVERY_RETRIES };
  * Retry-After) until a 2xx; a 410 disables the subscription and stops. When retries run out the
  * run fails visibly in the Inngest dashboard and the delivery is marked failed; replaying the run
  * there, or resending from the app, delivers again under the same `webhook-id`.
+ *
+ * One run per delivery at a time: a `concurrency` key would only serialise steps, so a resend,
+ * recovery or replay would interleave with the older run's retries. As a singleton keyed by the
+ * delivery, a new run cancels the older one (a cancelled run does not reach `onFailure`). A run
+ * for a delivery already delivered does nothing unless it is a resend, and `onFailure` never
+ * touches a delivered delivery (lib/deliver/attempt.ts).
  */
 export const deliverWebhook = inngest.createFunction(
   {
@@ -18,7 +24,7 @@ export const deliverWebhook = inngest.createFunction(
     name: "Deliver a webhook",
     triggers: [deliveryRequested],
     retries: DELIVERY_RETRIES,
-    concurrency: [{ key: "event.data.deliveryId", limit: 1 }],
+    singleton: { key: "event.data.deliveryId", mode: "cancel" },
     onFailure: async ({ event, error }) => {
       const deliveryId = (event.data.event.data as { deliveryId: string }).deliveryId;
       await markDeliveryFailed(await getDb(), deliveryId, `gave up after ${DELIVERY_RETRIES + 1} attempts: ${error.message}`);
@@ -26,7 +32,11 @@ export const deliverWebhook = inngest.createFunction(
   },
   async ({ event, step, runId, attempt }) => {
     return step.run("send-signed-request", async () => {
-      const outcome = await attemptDelivery(await getDb(), event.data.deliveryId, { runId, attempt });
+      const outcome = await attemptDelivery(await getDb(), event.data.deliveryId, {
+        runId,
+        attempt,
+        resend: event.data.cause === "resend",
+      });
       if (outcome.outcome === "retry") {
         throw new RetryAfterError(outcome.error, outcome.retryAfterMs);
       }

@@ -26,10 +26,11 @@ export type AttemptOutcome =
   | { outcome: "delivered"; statusCode: number; durationMs: number }
   | { outcome: "gone"; statusCode: 410; durationMs: number }
   | { outcome: "retry"; statusCode: number | null; durationMs: number; error: string; retryAfterMs: number }
-  | { outcome: "skipped"; why: "unknown_delivery" | "subscription_disabled" | "endpoint_disabled" };
+  | { outcome: "skipped"; why: "unknown_delivery" | "already_delivered" | "subscription_disabled" | "endpoint_disabled" };
 
 interface DeliveryRecord {
   id: string;
+  status: "pending" | "delivered" | "failed";
   event_type: string;
   payload: Record<string, unknown>;
   subscription_id: string | null;
@@ -48,14 +49,20 @@ interface DeliveryRecord {
  * retried step overwrites its own row and a replay (new run) adds its own. The `webhook-id` is the
  * delivery's id on every attempt, resend and replay; timestamp and signature are fresh each time.
  * Never throws for a receiver's failure: the caller decides how to retry from the outcome.
+ *
+ * `delivered` is final. A delivery already delivered is not sent again (`already_delivered`)
+ * unless this is an explicit resend (`run.resend`), and no attempt, whatever the receiver answers,
+ * turns a delivered delivery into anything else: the UPDATE's WHERE clause refuses it, so a late
+ * failure of an older run racing a successful one cannot undo the success.
  */
 export async function attemptDelivery(
   db: Database,
   deliveryId: string,
-  run: { runId: string; attempt: number },
+  run: { runId: string; attempt: number; resend?: boolean },
 ): Promise<AttemptOutcome> {
   const delivery = await loadDelivery(db, deliveryId);
   if (!delivery) return { outcome: "skipped", why: "unknown_delivery" };
+  if (delivery.status === "delivered" && !run.resend) return { outcome: "skipped", why: "already_delivered" };
   // A delivery that can no longer be sent is closed as failed, never left pending. The last
   // attempt's error stays: it is why the endpoint was disabled, which is what an operator must see.
   const closeAs = async (why: "subscription_disabled" | "endpoint_disabled", message: string): Promise<AttemptOutcome> => {
@@ -80,7 +87,7 @@ export async function attemptDelivery(
   // No retry is scheduled after the last attempt (the run then fails and the delivery is given up).
   const nextAttemptAt = accepted || statusCode === 410 || run.attempt >= DELIVERY_RETRIES ? null : new Date(attemptedAt.getTime() + retryAfterMs);
 
-  await db.transaction(async (tx) => {
+  const stillOpen = await db.transaction(async (tx) => {
     await tx.query(
       `INSERT INTO delivery_attempts (delivery_id, run_id, attempt, attempted_at, status_code, duration_ms, error, response_body)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -89,14 +96,16 @@ export async function attemptDelivery(
          response_body = EXCLUDED.response_body`,
       [delivery.id, run.runId, run.attempt + 1, attemptedAt, statusCode, result.durationMs, error, result.ok ? result.bodyText.slice(0, 1024) : null],
     );
-    await tx.query(
+    // A delivered delivery is only ever touched by another accepted attempt (a resend), which keeps it delivered.
+    const updated = await tx.query(
       `UPDATE deliveries SET attempt_count = attempt_count + 1, last_status_code = $2, last_error = $3, last_attempt_at = $4,
          status = CASE WHEN $5 THEN 'delivered' WHEN $6 THEN 'failed' ELSE 'pending' END,
          delivered_at = CASE WHEN $5 THEN $4 ELSE delivered_at END,
          failed_at = CASE WHEN $6 THEN $4 ELSE NULL END,
          closed_reason = CASE WHEN $6 THEN 'gone' ELSE NULL END,
          next_attempt_at = $7
-       WHERE id = $1`,
+       WHERE id = $1 AND (status <> 'delivered' OR $5)
+       RETURNING id`,
       [delivery.id, statusCode, error, attemptedAt, accepted, statusCode === 410, nextAttemptAt],
     );
     if (statusCode === 410 && delivery.subscription_id) {
@@ -109,10 +118,13 @@ export async function attemptDelivery(
     if (delivery.endpoint_id && delivery.event_type !== "webhook.test") {
       await recordEndpointHealth(tx, delivery.endpoint_id, accepted, attemptedAt);
     }
+    return updated.length > 0;
   });
 
   if (accepted) return { outcome: "delivered", statusCode: statusCode!, durationMs: result.durationMs };
   if (statusCode === 410) return { outcome: "gone", statusCode: 410, durationMs: result.durationMs };
+  // Another run delivered it while this attempt was under way: nothing is left to retry for.
+  if (!stillOpen && !run.resend) return { outcome: "skipped", why: "already_delivered" };
   return {
     outcome: "retry",
     statusCode,
@@ -164,7 +176,7 @@ export function signingSecrets(delivery: Pick<DeliveryRecord, "endpoint_id" | "s
 
 async function loadDelivery(db: Queryable, deliveryId: string): Promise<DeliveryRecord | null> {
   const rows = await db.query<DeliveryRecord>(
-    `SELECT d.id, d.event_type, d.payload, d.subscription_id, s.disabled_at AS subscription_disabled_at, s.webhook_url,
+    `SELECT d.id, d.status, d.event_type, d.payload, d.subscription_id, s.disabled_at AS subscription_disabled_at, s.webhook_url,
             COALESCE(d.endpoint_id, s.endpoint_id) AS endpoint_id, e.url AS endpoint_url, e.disabled_at AS endpoint_disabled_at,
             e.secret_encrypted, e.previous_secret_encrypted, e.previous_secret_expires_at
      FROM deliveries d

@@ -29,7 +29,9 @@ export type RecoverySkipReason = "subscription_disabled" | "endpoint_disabled";
  * Sends a delivery again with the same `webhook-id` (receivers dedupe on it). Each resend gets a
  * fresh Inngest event id, because Inngest drops a repeated id for 24 hours. The status change and
  * the outbox entry commit together, so a send that fails now is retried by the reconciler rather
- * than leaving the delivery pending with nothing on its way. It never re-settles.
+ * than leaving the delivery pending with nothing on its way. It never re-settles. A delivered
+ * delivery stays `delivered` whatever the resend's attempts meet; its run replaces (cancels) any
+ * older run of the same delivery still retrying (`deliver-webhook` is a singleton per delivery).
  */
 export async function resendDelivery(
   db: Database,
@@ -55,8 +57,10 @@ export async function resendDelivery(
       // It would only be closed as failed again at once: enabling the endpoint comes first.
       throw new AppError("conflict", "the delivery's endpoint is disabled: enable it, then resend");
     }
+    // A delivered delivery stays delivered (it is sent again all the same); a failed one is open again.
     await tx.query(
-      "UPDATE deliveries SET status = 'pending', failed_at = NULL, closed_reason = NULL, next_attempt_at = $2 WHERE id = $1",
+      `UPDATE deliveries SET status = 'pending', failed_at = NULL, closed_reason = NULL, next_attempt_at = $2
+       WHERE id = $1 AND status <> 'delivered'`,
       [found.id, nowDate()],
     );
     const resend = deliveryRequestedEvent(found.id, "resend");

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import { beforeEach, describe, expect, test } from "vitest";
 import { attemptDelivery, DELIVERY_RETRIES, ENDPOINT_MAX_CONSECUTIVE_FAILURES, markDeliveryFailed, MAX_RETRY_DELAY_MS } from "@/lib/deliver/attempt";
 import { previewRecovery, recoverFailedDeliveries, resendDelivery } from "@/lib/deliver/resend";
@@ -134,6 +135,10 @@ async function endpointRow(id: string) {
 
 function deliverRuns() {
   return flow.harness.runs.filter((run) => run.functionId === "deliver-webhook");
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 function signaturesOf(headers: Record<string, unknown>): string[] {
@@ -360,23 +365,24 @@ describe("sending again", () => {
     expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", attempt_count: 3 });
   });
 
-  test("replaying the run from the Inngest dashboard (same event) delivers again under the same webhook-id with a new attempt row", async () => {
-    const { deliveryId } = await settleOne();
-    await flow.harness.drain();
-    const [original] = flow.harness.named("delivery/requested");
+  test("replaying a failed delivery's run from the Inngest dashboard (same event) delivers it under the same webhook-id with a new attempt row", async () => {
+    const { deliveryId } = await settleOne({ webhookUrl: flow.receiver.url }, recordingSender().send);
+    const original = { id: `deliver:${deliveryId}`, name: "delivery/requested", data: { deliveryId, cause: "settled" } };
+    answers = [{ status: 500 }];
+    await flow.harness.runOnce(deliverFn(), original, DELIVERY_RETRIES);
+    await markDeliveryFailed(flow.db, deliveryId, "gave up");
 
     flow.harness.advance(3_600_000);
-    const replay = await flow.harness.runOnce(deliverFn(), original!);
+    const replay = await flow.harness.runOnce(deliverFn(), original);
 
     expect(replay.error).toBeUndefined();
     expect(replay.result).toMatchObject({ outcome: "delivered", statusCode: 200 });
-    expect(flow.receiver.received).toHaveLength(2);
     expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryId, deliveryId]);
     expect(flow.receiver.received[1]!.verified).not.toBeNull();
     const attempts = await attemptsOf(deliveryId);
     expect(attempts).toHaveLength(2);
     expect(attempts[0]!.run_id).not.toBe(attempts[1]!.run_id);
-    expect(flow.harness.named("batch/settled")).toHaveLength(1);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", failed_at: null, closed_reason: null });
   });
 
   test("recoverFailedDeliveries(since) resends exactly the deliveries that failed since then", async () => {
@@ -498,6 +504,98 @@ describe("sending again", () => {
     );
     expect(await deliveryRow(deliveryTo("off"))).toMatchObject({ status: "failed", closed_reason: "gave_up" });
     await expect(resendDelivery(flow.db, deliveryTo("off"), recordingSender().send)).rejects.toMatchObject({ code: "conflict" });
+  });
+});
+
+describe("one run per delivery; delivered is final", () => {
+  test.each(["settled", "recover", "subscribed_after_settlement"])(
+    "a %s run for a delivery already delivered (a replay, a late recovery) sends nothing",
+    async (cause) => {
+      const { deliveryId } = await settleOne();
+      await flow.harness.drain();
+      flow.harness.advance(3_600_000);
+
+      const again = await flow.harness.runOnce(deliverFn(), { id: `again:${deliveryId}`, name: "delivery/requested", data: { deliveryId, cause } });
+
+      expect(again.result).toMatchObject({ outcome: "skipped", why: "already_delivered" });
+      expect(flow.receiver.received).toHaveLength(1);
+      expect(await attemptsOf(deliveryId)).toHaveLength(1);
+      expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", attempt_count: 1 });
+    },
+  );
+
+  test.each([{ status: 500 }, { status: 410 }])(
+    "an explicit resend of a delivered delivery is sent, and a $status answer leaves it delivered",
+    async (answer) => {
+      const { deliveryId } = await settleOne();
+      await flow.harness.drain();
+      const { delivered_at: deliveredAt } = await deliveryRow(deliveryId);
+      flow.harness.advance(60_000);
+
+      answers = [answer];
+      const resend = { id: `resend:${deliveryId}:1`, name: "delivery/requested", data: { deliveryId, cause: "resend" } };
+      const run = await flow.harness.runOnce(deliverFn(), resend, DELIVERY_RETRIES);
+
+      expect(flow.receiver.received.map((request) => request.headers["webhook-id"])).toEqual([deliveryId, deliveryId]);
+      expect((await attemptsOf(deliveryId)).map((attempt) => attempt.status_code)).toEqual([200, answer.status]);
+      expect(answer.status === 410 ? run.result : run.error).toBeDefined();
+      expect(await deliveryRow(deliveryId)).toMatchObject({
+        status: "delivered",
+        delivered_at: deliveredAt,
+        failed_at: null,
+        closed_reason: null,
+        last_status_code: 200,
+      });
+    },
+  );
+
+  test("an older run's attempt that fails after another run delivered leaves the delivery delivered and asks for no retry", async () => {
+    let held: ServerResponse | undefined;
+    const receiver = await startScriptedServer((index, _request, response) => {
+      if (index !== 0) return;
+      held = response;
+      return "hang";
+    });
+    try {
+      const { deliveryId } = await settleOne({ webhookUrl: receiver.url }, recordingSender().send);
+      const older = attemptDelivery(flow.db, deliveryId, { runId: "older", attempt: 3 });
+      await until(() => held !== undefined);
+
+      const newer = await attemptDelivery(flow.db, deliveryId, { runId: "newer", attempt: 0 });
+      expect(newer).toMatchObject({ outcome: "delivered" });
+      held!.writeHead(500).end("down");
+
+      expect(await older).toEqual({ outcome: "skipped", why: "already_delivered" });
+      expect(receiver.requests).toHaveLength(2);
+      expect((await attemptsOf(deliveryId)).map((attempt) => [attempt.run_id, attempt.status_code]).sort()).toEqual([
+        ["newer", 200],
+        ["older", 500],
+      ]);
+      expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", last_status_code: 200, next_attempt_at: null });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("the onFailure of a run that gave up leaves a delivery another run delivered as delivered", async () => {
+    const { deliveryId } = await settleOne();
+    await flow.harness.drain();
+    const onFailure = (deliverFn() as unknown as { onFailureFn: (ctx: unknown) => Promise<unknown> }).onFailureFn;
+
+    await onFailure({
+      event: { name: "inngest/function.failed", data: { event: { name: "delivery/requested", data: { deliveryId, cause: "settled" } } } },
+      error: new Error("receiver answered 500"),
+      step: {},
+    });
+
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered", failed_at: null, closed_reason: null, last_error: null });
+  });
+
+  test("resending a delivered delivery keeps it delivered while the resend is on its way", async () => {
+    const { deliveryId } = await settleOne();
+    await flow.harness.drain();
+    await resendDelivery(flow.db, deliveryId, recordingSender().send);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered" });
   });
 });
 

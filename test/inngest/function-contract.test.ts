@@ -30,7 +30,7 @@ interface FunctionConfig {
   debounce?: { key?: string };
   idempotency?: string;
   priority?: { run?: string };
-  singleton?: { key?: string };
+  singleton?: { key?: string; mode: "skip" | "cancel" };
   batchEvents?: { key?: string; if?: string };
   cancel?: { event: string; if?: string }[];
 }
@@ -65,7 +65,13 @@ beforeAll(async () => {
 
 const EXPECTED: Record<
   string,
-  { triggers: FunctionConfig["triggers"]; retries: number; concurrency?: FunctionConfig["concurrency"]; onFailure?: boolean }
+  {
+    triggers: FunctionConfig["triggers"];
+    retries: number;
+    concurrency?: FunctionConfig["concurrency"];
+    singleton?: FunctionConfig["singleton"];
+    onFailure?: boolean;
+  }
 > = {
   "track-batch": { triggers: [{ event: "batch/tracked" }], retries: 5 },
   "watch-batch": {
@@ -81,7 +87,8 @@ const EXPECTED: Record<
   "deliver-webhook": {
     triggers: [{ event: "delivery/requested" }],
     retries: 20,
-    concurrency: [{ key: "event.data.deliveryId", limit: 1 }],
+    // One run per delivery: a new run (resend, recovery, replay) cancels the older one.
+    singleton: { key: "event.data.deliveryId", mode: "cancel" },
     onFailure: true,
   },
   reconcile: { triggers: [{ cron: "*/5 * * * *" }], retries: 2 },
@@ -106,7 +113,7 @@ describe("the registration payload", () => {
     }
   });
 
-  test.each(Object.entries(EXPECTED))("%s: triggers, explicit retries and concurrency as Inngest receives them", (id, expected) => {
+  test.each(Object.entries(EXPECTED))("%s: triggers, explicit retries, concurrency and singleton as Inngest receives them", (id, expected) => {
     const fn = defined.find((each) => each.id() === id);
     expect(fn, `${id} is defined`).toBeDefined();
     expect((fn!.opts as { retries?: unknown }).retries).toBe(expected.retries);
@@ -117,6 +124,7 @@ describe("the registration payload", () => {
     expect(Object.values(config!.steps).map((step) => step.retries)).toEqual([{ attempts: expected.retries }]);
     expect(Object.values(config!.steps)[0]!.runtime.url).toBe(`${SERVE_URL.href}?fnId=${APP_ID}-${id}&stepId=step`);
     expect(config!.concurrency).toEqual(expected.concurrency);
+    expect(config!.singleton).toEqual(expected.singleton);
     expect(config!.throttle ?? config!.rateLimit ?? config!.debounce ?? config!.batchEvents ?? config!.cancel).toBeUndefined();
 
     if (expected.onFailure) {
@@ -212,10 +220,10 @@ const KEY_CASES: Record<string, { same: [string, SampleEvent, SampleEvent][]; di
   },
   "event.data.deliveryId": {
     same: [
-      ["a resend waits for the delivery's running attempt", deliver("msg_a", "settled"), deliver("msg_a", "resend")],
-      ["a recovery waits too", deliver("msg_a", "recover"), deliver("msg_a", "resend")],
+      ["a resend replaces the delivery's older run", deliver("msg_a", "settled"), deliver("msg_a", "resend")],
+      ["a recovery replaces it too", deliver("msg_a", "recover"), deliver("msg_a", "resend")],
     ],
-    different: [["two deliveries never wait on each other", deliver("msg_a"), deliver("msg_b")]],
+    different: [["two deliveries never cancel each other", deliver("msg_a"), deliver("msg_b")]],
   },
 };
 
