@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -9,6 +8,7 @@ import { setDb } from "@/lib/db";
 import { pollOnce } from "@/lib/watch/watching";
 import { createTestDatabase, REAL_POSTGRES_URL, type TestDatabase } from "../helpers/db";
 import { functionById, InngestHarness } from "../helpers/inngest-harness";
+import { freePort } from "../helpers/ports";
 import { startReceiver } from "../helpers/receiver";
 
 /**
@@ -59,17 +59,6 @@ function requirePrerequisites(): void {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`The dashboard e2e test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function startNextServer(databaseUrl: string): Promise<string> {

@@ -1,0 +1,4 @@
+import { engineSuite } from "./support/scenarios";
+
+// Every scenario but the crash, concurrently, on `inngest dev` (the crash has its own stack).
+engineSuite("dev");
