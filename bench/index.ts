@@ -17,6 +17,7 @@ import { BENCH_WORKLOADS } from "../fixtures/polling/workload";
 import { ETA_BENCH_BATCHES_PER_SEED, ETA_BENCH_SEEDS, ETA_CHECKPOINTS, type EtaAccuracyReport, formatEtaAccuracy } from "./eta-accuracy";
 import { runDelivery } from "./delivery";
 import { runIngest } from "./ingest";
+import { closeLoadPools } from "./lib/load";
 import type { HttpContext } from "./lib/context";
 import { type BuildInfo, ensureBuild, type NextServer, readBuild, startNext } from "./lib/next-server";
 import { type BenchDatabase, BENCH_POSTGRES_URL, createBenchDatabase, postgresVersion } from "./lib/postgres";
@@ -175,6 +176,8 @@ async function startHttpEnvironment(database: BenchDatabase, allowBuild: boolean
     BATCHWATCH_API_KEY: apiKey,
     BATCHWATCH_SIMULATED_PROVIDER: "1",
     BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1",
+    // POST /api/bench/constant: Next's own floor, the anchor the HTTP sections measure against.
+    BATCHWATCH_BENCH_ROUTES: "1",
   });
   return {
     context: { nextUrl: server.url, nextPid: server.child.pid, databaseUrl: database.url, eventApiUrl, openaiWebhookSecret, apiKey },
@@ -253,6 +256,7 @@ async function main(): Promise<number> {
   } finally {
     await http?.server.stop().catch(() => undefined);
     await http?.eventApi.stop().catch(() => undefined);
+    await closeLoadPools();
     await stopAllChildren().catch(() => undefined);
     await database?.drop().catch((error: Error) => log(`could not drop ${database?.name}: ${error.message}`));
   }

@@ -1,31 +1,36 @@
 /**
- * Ingest: `POST /api/webhooks/openai` on `next start` (real Postgres, the stand-in Inngest event
- * API) under autocannon with validly signed OpenAI events — a fresh webhook-id, timestamp and
- * signature per request — against the ceiling: a bare node:http server doing the same
- * verification (openai's `webhooks.verifySignature` on the raw text) and answering 200, measured
- * in the same run at the same settings.
+ * Ingest: `POST /api/webhooks/openai` on `next start` against its anchors, in the same run, back
+ * to back (bench/lib/anchored.ts): a bare node:http server verifying the same signature (the
+ * physical ceiling), and Next's constant POST route outside proxy.ts on the same server (Next's
+ * own floor). The route runs on Postgres and on PGlite (a second `next start` with an embedded
+ * database, measured against its own constant route). Every request is a validly signed
+ * `batch.completed` event with a fresh webhook-id, timestamp and signature.
  *
- * Runs: warm-up (both), max throughput (both, as fast as `maxConnections` allow), then fixed
- * rates at 25 % and 50 % of OUR max (both servers at the same absolute rates, autocannon's
- * overallRate) for p50/p99 latency.
+ * Then nothing lost: every accepted event reached the stand-in event API exactly once — also after
+ * an outage of the event API in the middle of a paced run, once it is back.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { type HttpContext, getJson, loadSettings, type SectionOptions, secretKey, standardSignature } from "./lib/context";
-import { describeLoad, type LoadResult, runLoad } from "./lib/load";
+import { anchoredSettings, type Case, caseMetrics, judgedRounds, ratios, ratioTarget, runRounds, smoke, spread } from "./lib/anchored";
+import { type HttpContext, getJson, type SectionOptions, secretKey, standardSignature } from "./lib/context";
+import { describePaced, paced, type RequestSpec, type Target } from "./lib/load";
+import { type NextServer, startNext } from "./lib/next-server";
 import { queryOnce } from "./lib/postgres";
-import { cpuMs, startTsChild, waitIdle } from "./lib/processes";
-import { log, type Metric, round, type SectionResult } from "./lib/stats";
+import { sleep, startTsChild } from "./lib/processes";
+import pg from "pg";
+import { log, type Metric, percentile, round, type SectionResult, sortedCopy } from "./lib/stats";
 
 const SECTION = "ingest";
-export const INGEST_TARGETS = { throughputRatioMin: 0.5, p99RatioMax: 3 } as const;
-const RATE_FRACTIONS = [0.25, 0.5] as const;
+export const INGEST_TARGETS = { throughputRatioMin: 0.75, p99RatioMax: 2 } as const;
 
 /** A request generator: each call is a new, validly signed `batch.completed` event. */
 export function signedOpenAIEvents(secret: string, path = "/api/webhooks/openai") {
   const key = secretKey(secret);
   const prefix = randomBytes(3).toString("hex");
   let n = 0;
-  return () => {
+  return (): RequestSpec => {
     n += 1;
     const id = `wh_${prefix}_${n}`;
     const timestamp = String(Math.floor(Date.now() / 1000));
@@ -46,171 +51,228 @@ export function signedOpenAIEvents(secret: string, path = "/api/webhooks/openai"
   };
 }
 
-async function smoke(url: string, request: ReturnType<ReturnType<typeof signedOpenAIEvents>>, label: string) {
-  const response = await fetch(url + request.path, {
-    method: "POST",
-    headers: request.headers,
-    body: request.body,
-    signal: AbortSignal.timeout(15_000),
+/** The anchors every HTTP section measures against: the bare verifier and Next's constant route. */
+export function anchorCases(ctx: HttpContext, bare: { url: string; pid: number }, nextUrl = ctx.nextUrl, nextPid = ctx.nextPid, suffix = ""): Case[] {
+  return [
+    ...(suffix ? [] : [{ key: "bare", label: "bare node:http verifying the signature", target: { url: bare.url, pid: bare.pid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/") } }]),
+    {
+      key: `constant${suffix}`,
+      label: `Next constant POST route, no proxy${suffix ? ` (${suffix.slice(1)} server)` : ""}`,
+      // The same signed body as the webhook, so the two differ only in what the route does.
+      target: { url: nextUrl, pid: nextPid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/api/bench/constant") },
+    },
+  ];
+}
+
+export async function startBareVerifier(ctx: HttpContext) {
+  const bare = await startTsChild<{ port: number }>("bare verify server", "bench/lib/bare-verify-server.ts", {
+    OPENAI_WEBHOOK_SECRET: ctx.openaiWebhookSecret,
   });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${label} answered ${response.status} to a signed event: ${text.slice(0, 300)}`);
+  return { child: bare.child, url: `http://127.0.0.1:${bare.info.port}`, pid: bare.child.pid };
+}
+
+interface EventApiStats {
+  requests: number;
+  events: number;
+  distinct: number;
+  duplicates: number;
+  byName: Record<string, number>;
+  refused: number;
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(250);
+  }
 }
 
 /**
- * Server CPU per request for `n` requests sent one at a time (no concurrency, so no queueing):
- * where a request's cost goes, independent of how busy the machine is.
+ * Nothing lost on Postgres: a paced run with the event API down for its middle third, then every
+ * outbox entry sent, and the event API holding each signal exactly once.
  */
-async function sequentialCpuMs(pid: number, n: number, call: () => Promise<Response>): Promise<{ cpuMs: number | null; statuses: Record<string, number> }> {
-  const statuses: Record<string, number> = {};
-  for (let i = 0; i < Math.min(20, n); i++) await (await call()).arrayBuffer(); // warm
-  await waitIdle(pid);
-  const before = cpuMs(pid);
-  for (let i = 0; i < n; i++) {
-    const response = await call();
-    await response.arrayBuffer();
-    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+async function outageRun(ctx: HttpContext, target: Target, durationS: number) {
+  const post = (what: "down" | "up") => fetch(`${ctx.eventApiUrl}/${what}`, { method: "POST", signal: AbortSignal.timeout(5_000) }).then((r) => r.arrayBuffer());
+  const outage = (async () => {
+    await sleep((durationS * 1000) / 3);
+    await post("down");
+    await sleep((durationS * 1000) / 3);
+    await post("up");
+  })();
+  const run = await paced(target, { rate: 100, durationS });
+  await outage;
+  log(describePaced(`${SECTION} outage run`, run));
+  const started = performance.now();
+  const unsent = async () => Number((await queryOnce<{ n: string }>(ctx.databaseUrl, "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]?.n ?? -1);
+  const drained = await eventually(async () => (await unsent()) === 0, 30_000);
+  return { run, drained, drainedInMs: Math.round(performance.now() - started), unsent: await unsent() };
+}
+
+/**
+ * Postgres's own floor for a 2xx: one single-row INSERT committed (fsync'd) at a time, evenly paced
+ * at `rate` from this process, on the run's database — what every accepted webhook must wait for.
+ */
+export function commitProbe(databaseUrl: string, rate: number, durationS: number) {
+  return async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await client.query("CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY, payload jsonb NOT NULL)");
+      const latencies: number[] = [];
+      const start = performance.now();
+      for (let i = 0; i < rate * durationS; i++) {
+        const wait = start + (i * 1000) / rate - performance.now();
+        if (wait > 0) await sleep(wait);
+        const t = performance.now();
+        await client.query("INSERT INTO bench_commit_probe (payload) VALUES ($1)", ['{"probe":true}']);
+        latencies.push(performance.now() - t);
+      }
+      const sorted = sortedCopy(latencies);
+      return { commitMs: { p50: round(percentile(sorted, 0.5), 2), p99: round(percentile(sorted, 0.99), 2) } };
+    } finally {
+      await client.end();
+    }
+  };
+}
+
+async function startPgliteServer(ctx: HttpContext): Promise<{ server: NextServer; eventApi: Awaited<ReturnType<typeof startTsChild<{ port: number }>>>; dataDir: string; eventApiUrl: string }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "bw-bench-pglite-"));
+  const eventApi = await startTsChild<{ port: number }>("stand-in event API (PGlite server)", "bench/lib/event-api-server.ts");
+  const eventApiUrl = `http://127.0.0.1:${eventApi.info.port}`;
+  try {
+    const server = await startNext({
+      DATABASE_URL: undefined,
+      DATABASE_DRIVER: undefined,
+      BATCHWATCH_DATA_DIR: dataDir,
+      OPENAI_WEBHOOK_SECRET: ctx.openaiWebhookSecret,
+      INNGEST_DEV: "1",
+      INNGEST_BASE_URL: eventApiUrl,
+      BATCHWATCH_API_KEY: ctx.apiKey,
+      BATCHWATCH_BENCH_ROUTES: "1",
+    });
+    return { server, eventApi, dataDir, eventApiUrl };
+  } catch (error) {
+    await eventApi.child.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
   }
-  const after = cpuMs(pid);
-  return { cpuMs: before === null || after === null ? null : round((after - before) / n, 2), statuses };
 }
 
 export async function runIngest(ctx: HttpContext, options: SectionOptions): Promise<SectionResult> {
   const started = performance.now();
-  const settings = loadSettings(options.quick);
+  const settings = anchoredSettings(options.quick);
   const notes: string[] = [];
-  const bare = await startTsChild<{ port: number }>("bare verify server", "bench/lib/bare-verify-server.ts", {
-    OPENAI_WEBHOOK_SECRET: ctx.openaiWebhookSecret,
-  });
-  const bareUrl = `http://127.0.0.1:${bare.info.port}`;
+  const bare = await startBareVerifier(ctx);
+  let pglite: Awaited<ReturnType<typeof startPgliteServer>> | undefined;
   try {
-    const ours = signedOpenAIEvents(ctx.openaiWebhookSecret);
-    const ceiling = signedOpenAIEvents(ctx.openaiWebhookSecret);
-    await smoke(ctx.nextUrl, ours(), "POST /api/webhooks/openai");
-    await smoke(bareUrl, ceiling(), "the bare verify server");
-
-    const pids = new Map([[ctx.nextUrl, ctx.nextPid], [bareUrl, bare.child.pid]]);
-    const run = async (label: string, url: string, next: typeof ours, durationS: number, connections: number, overallRate?: number) => {
-      const result = await runLoad({ url, connections, durationS, overallRate, next, serverPid: pids.get(url) });
-      log(describeLoad(`${SECTION} ${label}`, result));
-      return result;
+    pglite = await startPgliteServer(ctx).catch((error: Error) => {
+      notes.push(`the PGlite server did not start, so PGlite is not measured: ${error.message.split("\n")[0]}`);
+      return undefined;
+    });
+    const openaiPg: Case = {
+      key: "openai-pg",
+      label: "POST /api/webhooks/openai, Postgres",
+      target: { url: ctx.nextUrl, pid: ctx.nextPid, next: signedOpenAIEvents(ctx.openaiWebhookSecret), tally: { ok: 0 } },
     };
-
-    log(`${SECTION}: warm-up ${settings.warmupS} s each`);
-    await run("ours warm-up", ctx.nextUrl, ours, settings.warmupS, settings.maxConnections);
-    await run("ceiling warm-up", bareUrl, ceiling, settings.warmupS, settings.maxConnections);
-
-    const oursMax = await run("ours max", ctx.nextUrl, ours, settings.maxS, settings.maxConnections);
-    const bareMax = await run("ceiling max", bareUrl, ceiling, settings.maxS, settings.maxConnections);
-    if (oursMax.ok === 0) throw new Error(`POST /api/webhooks/openai answered no 2xx under load: ${JSON.stringify(oursMax.statusCodes)}`);
-
-    const atRates: { fraction: number; rate: number; ours: LoadResult; ceiling: LoadResult }[] = [];
-    for (const fraction of RATE_FRACTIONS) {
-      const rate = Math.max(1, Math.round(oursMax.okPerSec * fraction));
-      const o = await run(`ours @${fraction * 100}%`, ctx.nextUrl, ours, settings.rateS, settings.rateConnections, rate);
-      const c = await run(`ceiling @${fraction * 100}%`, bareUrl, ceiling, settings.rateS, settings.rateConnections, rate);
-      atRates.push({ fraction, rate, ours: o, ceiling: c });
+    const cases: Case[] = [...anchorCases(ctx, bare), openaiPg];
+    let openaiPglite: Case | undefined;
+    if (pglite) {
+      const pid = pglite.server.child.pid;
+      openaiPglite = {
+        key: "openai-pglite",
+        label: "POST /api/webhooks/openai, PGlite",
+        target: { url: pglite.server.url, pid, next: signedOpenAIEvents(ctx.openaiWebhookSecret), tally: { ok: 0 } },
+      };
+      cases.push(...anchorCases(ctx, bare, pglite.server.url, pid, "-pglite"), openaiPglite);
     }
+    for (const c of cases) await smoke(c);
 
-    // Where the cost goes: Next's floor (the cheapest route: an unsigned POST to the example receiver,
-    // rejected at once), a rejected signature (no database, no send), an accepted event.
-    const n = options.quick ? 50 : 200;
-    const post = (mutate?: (r: ReturnType<typeof ours>) => void) => () => {
-      const r = ours();
-      mutate?.(r);
-      return fetch(ctx.nextUrl + r.path, { method: "POST", headers: r.headers, body: r.body, signal: AbortSignal.timeout(30_000) });
-    };
-    const floor = {
-      cheapestRoute: await sequentialCpuMs(ctx.nextPid, n, () =>
-        fetch(`${ctx.nextUrl}/api/examples/receiver`, { method: "POST", body: "{}", signal: AbortSignal.timeout(30_000) }),
-      ),
-      rejected: await sequentialCpuMs(ctx.nextPid, n, post((r) => (r.headers["webhook-signature"] = "v1,AAAA"))),
-      accepted: await sequentialCpuMs(ctx.nextPid, n, post()),
-      ceiling: await sequentialCpuMs(bare.child.pid, n, () => {
-        const r = ceiling();
-        return fetch(bareUrl + r.path, { method: "POST", headers: r.headers, body: r.body, signal: AbortSignal.timeout(30_000) });
-      }),
-    };
-    log(`${SECTION}: server CPU per sequential request (ms): ${JSON.stringify(floor)}`);
+    const rounds = await runRounds(SECTION, cases, settings, { probe: commitProbe(ctx.databaseUrl, settings.rate, options.quick ? 2 : 4) });
+    const judged = judgedRounds(rounds);
+    notes.push(`targets judged on the median of the rounds: ${judged.note}`);
+    const metrics: Metric[] = caseMetrics(SECTION, cases, rounds, judged.rounds, settings);
 
-    // What the route claims to have done, it did: one stored row and one event per 2xx.
-    const [stored] = await queryOnce<{ n: string }>(ctx.databaseUrl, "SELECT count(*) AS n FROM inbound_events WHERE source = 'openai'");
-    const eventApi = await getJson<{ requests: number; events: number }>(`${ctx.eventApiUrl}/stats`);
-
-    const cpuRow: Metric[] =
-      floor.cheapestRoute.cpuMs !== null
-        ? [
-            {
-              section: SECTION,
-              name: "server CPU/request, one at a time: cheapest route | bad sig | accepted | ceiling",
-              value: `${floor.cheapestRoute.cpuMs} | ${floor.rejected.cpuMs} | ${floor.accepted.cpuMs} | ${floor.ceiling.cpuMs}`,
-              unit: "ms",
-            },
-          ]
-        : [];
-    const throughputRatio = round(oursMax.okPerSec / Math.max(1e-9, bareMax.okPerSec), 3);
-    const metrics: Metric[] = [
-      { section: SECTION, name: `max throughput, ours (c=${settings.maxConnections})`, value: oursMax.okPerSec, unit: "req/s" },
-      { section: SECTION, name: "max throughput, bare verify ceiling", value: bareMax.okPerSec, unit: "req/s" },
-      ...(oursMax.serverCpuMsPerOk !== null && bareMax.serverCpuMsPerOk !== null
-        ? [
-            {
-              section: SECTION,
-              name: "server CPU per request at max, ours | ceiling",
-              value: `${oursMax.serverCpuMsPerOk} | ${bareMax.serverCpuMsPerOk}`,
-              unit: "ms",
-            },
-          ]
-        : []),
+    const pgRatio = ratios(judged.rounds, "openai-pg", "constant");
+    const commits = judged.rounds.map((r) => (r.probe as { commitMs: { p50: number; p99: number } }).commitMs);
+    const cpu = (key: string) => judged.rounds.map((r) => r.results[key]!.saturation.cpuMsPerOk ?? NaN);
+    const [openaiCpu, constantCpu] = [cpu("openai-pg"), cpu("constant")];
+    metrics.push(
       {
         section: SECTION,
-        name: "throughput, ours / ceiling",
-        value: throughputRatio,
-        target: `≥ ${INGEST_TARGETS.throughputRatioMin}`,
-        met: throughputRatio >= INGEST_TARGETS.throughputRatioMin,
+        name: `Postgres alone: one INSERT committed, p50 | p99 at ${settings.rate}/s paced`,
+        value: `${spread(commits.map((c) => c.p50), 2)} | ${spread(commits.map((c) => c.p99), 2)}`,
+        unit: "ms",
       },
-    ];
-    metrics.push(...cpuRow);
-    for (const r of atRates) {
-      const pct = `${r.fraction * 100}% (${r.rate}/s)`;
-      const p99Ratio = round(r.ours.latencyMs.p99 / Math.max(1e-9, r.ceiling.latencyMs.p99), 2);
+      {
+        section: SECTION,
+        name: "openai (Postgres) server CPU per request / constant route's",
+        value: spread(openaiCpu.map((x, i) => x / constantCpu[i]!), 2),
+      },
+      ratioTarget(SECTION, "openai (Postgres) throughput / Next constant route's", pgRatio.throughput, "≥", INGEST_TARGETS.throughputRatioMin),
+      ratioTarget(SECTION, `openai (Postgres) p99 / constant route's p99, ${settings.rate} req/s paced`, pgRatio.p99, "≤", INGEST_TARGETS.p99RatioMax),
+      { section: SECTION, name: "openai (Postgres) throughput / bare node:http verifier's", value: spread(ratios(judged.rounds, "openai-pg", "bare").throughput, 3) },
+    );
+    if (openaiPglite) {
+      const lite = ratios(judged.rounds, "openai-pglite", "constant-pglite");
       metrics.push(
-        { section: SECTION, name: `p50 / p99 at ${pct}, ours`, value: `${r.ours.latencyMs.p50} / ${r.ours.latencyMs.p99}`, unit: "ms" },
-        { section: SECTION, name: `p50 / p99 at ${pct}, ceiling`, value: `${r.ceiling.latencyMs.p50} / ${r.ceiling.latencyMs.p99}`, unit: "ms" },
-        {
-          section: SECTION,
-          name: `p99 at ${pct}, ours / ceiling`,
-          value: p99Ratio,
-          target: `≤ ${INGEST_TARGETS.p99RatioMax}`,
-          met: p99Ratio <= INGEST_TARGETS.p99RatioMax,
-        },
+        { section: SECTION, name: "openai (PGlite) throughput / its server's constant route's", value: spread(lite.throughput, 2) },
+        { section: SECTION, name: `openai (PGlite) p99 / its constant route's p99, ${settings.rate} req/s`, value: spread(lite.p99, 2) },
       );
-      const achieved = r.ours.okPerSec / r.rate;
-      if (achieved < 0.9) notes.push(`ours sustained only ${round(achieved * 100, 0)}% of the ${r.rate}/s asked at ${r.fraction * 100}%`);
     }
 
-    const oursNon2xx = [oursMax, ...atRates.map((r) => r.ours)].reduce((n, r) => n + r.non2xx + r.errors, 0);
-    metrics.push({ section: SECTION, name: "non-2xx or errors, ours (all runs)", value: oursNon2xx });
-    notes.push(
-      `inbound_events rows: ${stored?.n}; events the stand-in event API received: ${eventApi.events} (in ${eventApi.requests} sends) — ` +
-        `every accepted webhook (smoke, warm-up, measured and one-at-a-time requests) was stored and sent once`,
+    // Nothing lost.
+    const outage = await outageRun(ctx, openaiPg.target, options.quick ? 6 : 15);
+    const [stored] = await queryOnce<{ inbound: string; outbox: string }>(
+      ctx.databaseUrl,
+      "SELECT (SELECT count(*) FROM inbound_events WHERE source = 'openai') AS inbound, (SELECT count(*) FROM outbox WHERE name = 'batch/signal.received') AS outbox",
     );
+    const pgStats = await getJson<EventApiStats>(`${ctx.eventApiUrl}/stats`);
+    const signalsPg = pgStats.byName["batch/signal.received"] ?? 0;
+    const pgAccepted = openaiPg.target.tally!.ok;
+    const pgWhole = outage.drained && Number(stored?.inbound) === pgAccepted && Number(stored?.outbox) === pgAccepted && signalsPg === pgAccepted && pgStats.duplicates === 0;
+    metrics.push({
+      section: SECTION,
+      name: "nothing lost, Postgres: accepted = stored = signals received once (event API down for a third of a run)",
+      value: `${pgAccepted} = ${stored?.inbound} = ${signalsPg}, ${pgStats.duplicates} duplicates, ${outage.unsent} unsent`,
+      target: "all equal, 0 dupl.",
+      met: pgWhole,
+    });
+    notes.push(
+      `outage run (100 req/s, ${options.quick ? 6 : 15} s, event API down for the middle third): ${outage.run.ok}/${outage.run.requests} answered 2xx, ` +
+        `p99 ${outage.run.latencyMs.p99} ms; ${pgStats.refused} sends refused while down; ` +
+        (outage.drained ? `every outbox entry sent ${outage.drainedInMs} ms after the run` : `${outage.unsent} entries still unsent 30 s after the run`),
+    );
+    let pgliteStats: EventApiStats | undefined;
+    if (pglite && openaiPglite) {
+      const accepted = openaiPglite.target.tally!.ok;
+      const url = pglite.eventApiUrl;
+      await eventually(async () => ((await getJson<EventApiStats>(`${url}/stats`)).byName["batch/signal.received"] ?? 0) >= accepted, 15_000);
+      pgliteStats = await getJson<EventApiStats>(`${url}/stats`);
+      const received = pgliteStats.byName["batch/signal.received"] ?? 0;
+      metrics.push({
+        section: SECTION,
+        name: "nothing lost, PGlite: accepted = signals received once",
+        value: `${accepted} = ${received}, ${pgliteStats.duplicates} duplicates`,
+        target: "equal, 0 dupl.",
+        met: received === accepted && pgliteStats.duplicates === 0,
+      });
+    }
     return {
       section: SECTION,
       metrics,
-      details: {
-        settings,
-        ceiling: "node:http + openai webhooks.verifySignature on the raw body, answering 200 (no database, no event send)",
-        max: { ours: oursMax, ceiling: bareMax },
-        sequentialServerCpuMs: floor,
-        rates: atRates,
-        stored: Number(stored?.n ?? 0),
-        eventApi,
-      },
+      details: { settings, rounds, judged: judged.note, outage, stored, eventApi: pgStats, pgliteEventApi: pgliteStats ?? null },
       notes,
       elapsedMs: Math.round(performance.now() - started),
     };
   } finally {
     await bare.child.stop();
+    if (pglite) {
+      await pglite.server.stop();
+      await pglite.eventApi.child.stop();
+      rmSync(pglite.dataDir, { recursive: true, force: true });
+    }
   }
 }

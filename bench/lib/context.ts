@@ -20,25 +20,6 @@ export interface SectionOptions {
   quick: boolean;
 }
 
-/** Load settings shared by the HTTP sections (the ceiling is measured at the same ones). */
-export function loadSettings(quick: boolean) {
-  return {
-    /** Connections for the max-throughput runs. */
-    maxConnections: 50,
-    /** Tracking's max-throughput runs (heavier requests: a transaction of several statements each). */
-    trackingConnections: 20,
-    /**
-     * Connections for the fixed-rate runs. autocannon sends each connection's per-second quota back
-     * to back at the start of each second, all connections together, so this is also the size of the
-     * bursts the server sees; 4 keeps them small while the rate is still met.
-     */
-    rateConnections: 4,
-    warmupS: quick ? 1 : 3,
-    maxS: quick ? 3 : 10,
-    rateS: quick ? 3 : 10,
-  };
-}
-
 /** `v1,<base64 HMAC-SHA256 of id.timestamp.body>` per Standard Webhooks, with plain node:crypto. */
 export function standardSignature(key: Buffer, id: string, timestamp: string, body: string): string {
   return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;

@@ -84,7 +84,10 @@ export async function startNext(env: Record<string, string | undefined>, timeout
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1", PORT: String(port) };
   delete childEnv.VERCEL;
   delete childEnv.NODE_OPTIONS; // tsx's loader is not for the production server
-  const child = spawnChild("next start", process.execPath, [NEXT_BIN, "start", "-H", "127.0.0.1", "-p", String(port)], {
+  // BENCH_CPU_PROF_DIR=<dir>: each `next start` writes a V8 CPU profile there when it stops (open it
+  // in Chrome DevTools or speedscope) — where a route's time goes.
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF_DIR)}`] : [];
+  const child = spawnChild("next start", process.execPath, [...profile, NEXT_BIN, "start", "-H", "127.0.0.1", "-p", String(port)], {
     env: childEnv,
   });
   const url = `http://127.0.0.1:${port}`;

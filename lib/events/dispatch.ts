@@ -42,10 +42,15 @@ interface Item {
   send: EventSender;
   event: OutgoingEvent;
   ticket?: Ticket;
+  /** Held after a failed send: by the time it is retried, the reconciler may have sent it. */
+  retry?: true;
 }
 
-export function createOutboxDispatcher(options: { log?: (message: string) => void } = {}): OutboxDispatcher {
+export function createOutboxDispatcher(
+  options: { log?: (message: string) => void; retryDelaysMs?: readonly number[] } = {},
+): OutboxDispatcher {
   const log = options.log ?? ((message: string) => console.error(`[batchwatch] ${message}`));
+  const retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   let queue: Item[] = [];
   let held: Item[] = [];
   let draining = false;
@@ -60,14 +65,14 @@ export function createOutboxDispatcher(options: { log?: (message: string) => voi
   };
 
   const hold = (items: readonly Item[]) => {
-    held.push(...items.map(({ db, send, event }) => ({ db, send, event })));
+    held.push(...items.map(({ db, send, event }) => ({ db, send, event, retry: true as const })));
     if (held.length > MAX_HELD) {
       const dropped = held.length - MAX_HELD;
       held = held.slice(dropped);
       log(`${dropped} unsent events are left to the reconciler (more than ${MAX_HELD} held in memory); none is lost`);
     }
     if (retryTimer) return;
-    const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length) - 1] ?? RETRY_DELAYS_MS[0];
+    const delay = retryDelays[Math.min(failures, retryDelays.length) - 1] ?? retryDelays[0] ?? RETRY_DELAYS_MS[0];
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       queue.push(...held);
@@ -87,7 +92,28 @@ export function createOutboxDispatcher(options: { log?: (message: string) => voi
     return batch;
   };
 
-  const attempt = async (batch: Item[]) => {
+  /**
+   * A retried batch without the events sent meanwhile (by the reconciler, after a long outage):
+   * each event goes to Inngest once, not once per path that holds it. If the outbox cannot be read
+   * the batch is sent as it is (Inngest drops repeats by id).
+   */
+  const stillUnsent = async (batch: Item[]): Promise<Item[]> => {
+    if (!batch.some((item) => item.retry)) return batch;
+    try {
+      const rows = await batch[0]!.db.query<{ event_id: string }>(
+        "SELECT event_id FROM outbox WHERE event_id = ANY($1::text[]) AND sent_at IS NULL",
+        [batch.map((item) => item.event.id)],
+      );
+      const unsent = new Set(rows.map((row) => row.event_id));
+      return batch.filter((item) => unsent.has(item.event.id));
+    } catch {
+      return batch;
+    }
+  };
+
+  const attempt = async (queued: Item[]) => {
+    const batch = await stillUnsent(queued);
+    if (batch.length === 0) return;
     const ids = batch.map((item) => item.event.id);
     try {
       await batch[0]!.send(batch.map((item) => item.event));
@@ -169,6 +195,14 @@ const shared = globalThis as typeof globalThis & { __batchwatchDispatcher?: Outb
 export function outboxDispatcher(): OutboxDispatcher {
   shared.__batchwatchDispatcher ??= createOutboxDispatcher();
   return shared.__batchwatchDispatcher;
+}
+
+/**
+ * Replaces this process's dispatcher (tests: a process that restarts loses what its dispatcher
+ * held in memory); with no argument the next send creates a fresh one.
+ */
+export function setOutboxDispatcher(dispatcher?: OutboxDispatcher): void {
+  shared.__batchwatchDispatcher = dispatcher;
 }
 
 /**

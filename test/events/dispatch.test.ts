@@ -83,6 +83,22 @@ describe("the outbox dispatcher", () => {
     expect(dispatcher.held()).toBe(0);
   });
 
+  test("a held event that the reconciler sent meanwhile is not sent again by the retry", async () => {
+    const sender = scriptedSender();
+    const dispatcher = createOutboxDispatcher({ log: () => undefined });
+    const events = await committed(3);
+    sender.down = true;
+    await dispatcher.dispatch(testDb.db, events, sender.send);
+    expect(dispatcher.held()).toBe(3);
+    // The reconciler sends two of them (and marks them sent) before the retry comes round.
+    await testDb.db.query("UPDATE outbox SET sent_at = now() WHERE event_id = ANY($1::text[])", [events.slice(0, 2).map((event) => event.id)]);
+
+    sender.down = false;
+    await waitUntil(async () => (await unsent()).length === 0);
+    await dispatcher.idle();
+    expect(sender.sends).toEqual([[events[2]!.id]]);
+  });
+
   test("while the event API is failing, new events wait for the retry instead of each trying a send", async () => {
     const sender = scriptedSender();
     let attempts = 0;
