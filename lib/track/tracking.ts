@@ -57,6 +57,12 @@ export async function trackBatch(
 ): Promise<TrackingResult> {
   const request = validateTrackInput(input);
   const destination = await resolveDestination(db, request);
+  const subscribed = await recordNewSubscription(db, { ...request, kind: request.kind ?? "batch" }, destination);
+  if (subscribed) {
+    await sendAfterResponse(db, [subscribed.event], send);
+    return { created: true, job: subscribed.job, subscription: subscribed.subscription };
+  }
+  // This destination is tracked already (or was untracked): the transaction that re-enables it.
   const recorded = await db.transaction(async (tx) => {
     const result = await recordSubscription(tx, { ...request, kind: request.kind ?? "batch" }, destination);
     const event = batchTrackedEvent(
@@ -74,6 +80,86 @@ export async function trackBatch(
   });
   await sendAfterResponse(db, [recorded.event], send);
   return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
+}
+
+/** The batch/tracked event of a new subscription (its data from the job, as Inngest receives it). */
+function newSubscriptionEvent(job: Pick<JobRow, "provider" | "kind" | "batch_id" | "eval_id">, subscriptionId: string) {
+  return batchTrackedEvent(
+    { provider: job.provider, kind: job.kind, batchId: job.batch_id, ...(job.eval_id ? { evalId: job.eval_id } : {}), subscriptionId },
+    { reactivated: false },
+  );
+}
+
+/**
+ * The common case of tracking in one statement, so one round trip and one commit: the job
+ * (recorded once per provider, kind and batch id), a new subscription for this destination, their
+ * `tracked` / `subscribed` job events, and the subscription's batch/tracked event in the outbox.
+ * Returns null, having written nothing, when the destination is subscribed already; then
+ * {@link recordSubscription}'s transaction handles it (returning or re-enabling it).
+ */
+async function recordNewSubscription(
+  db: Queryable,
+  request: { provider: ProviderName; kind: JobKind; batchId: string; evalId?: string; metadata?: Record<string, unknown> },
+  destination: Destination,
+): Promise<{ job: JobRow; subscription: SubscriptionRow; event: OutgoingEvent } | null> {
+  // The event is checked before anything is written (its subscription id is not known yet).
+  newSubscriptionEvent(
+    { provider: request.provider, kind: request.kind, batch_id: request.batchId, eval_id: request.evalId ?? null },
+    "00000000-0000-4000-8000-000000000000",
+  );
+  const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
+  const rows = await db.query<JobRow & { inserted?: boolean } & Record<`sub_${string}`, unknown>>(
+    `WITH job AS (
+       INSERT INTO jobs (provider, kind, batch_id, eval_id, tracked_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $5)
+       ON CONFLICT (provider, kind, batch_id) DO UPDATE SET eval_id = COALESCE(jobs.eval_id, EXCLUDED.eval_id)
+       RETURNING *, (xmax = 0) AS inserted
+     ), sub AS (
+       INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at)
+       SELECT job.id, $6, $7, $8, $9, $5 FROM job
+       ON CONFLICT (job_id, destination_key) DO NOTHING
+       RETURNING *
+     ), events AS (
+       INSERT INTO job_events (job_id, type, detail, at)
+       SELECT e.job_id, e.type, e.detail, $5 FROM (
+         SELECT 1 AS ord, job.id AS job_id, 'tracked' AS type, '{}'::jsonb AS detail FROM job, sub WHERE job.inserted
+         UNION ALL
+         SELECT 2, sub.job_id, 'subscribed', jsonb_build_object('subscriptionId', sub.id, 'destination', $6::text) FROM sub
+       ) e ORDER BY e.ord
+     ), queued AS (
+       INSERT INTO outbox (event_id, name, data, created_at)
+       SELECT 'tracked:' || sub.id, 'batch/tracked',
+              jsonb_strip_nulls(jsonb_build_object('provider', job.provider, 'kind', job.kind, 'batchId', job.batch_id,
+                                                   'evalId', job.eval_id, 'subscriptionId', sub.id)),
+              $5
+       FROM job, sub
+     )
+     SELECT job.*, sub.id AS sub_id, sub.job_id AS sub_job_id, sub.destination_key AS sub_destination_key,
+            sub.webhook_url AS sub_webhook_url, sub.endpoint_id AS sub_endpoint_id, sub.metadata AS sub_metadata,
+            sub.disabled_at AS sub_disabled_at, sub.disabled_reason AS sub_disabled_reason, sub.created_at AS sub_created_at
+     FROM job, sub`,
+    [
+      request.provider,
+      request.kind,
+      request.batchId,
+      request.evalId ?? null,
+      nowDate(),
+      destinationKey,
+      destination.webhookUrl ?? null,
+      destination.endpointId ?? null,
+      JSON.stringify(request.metadata ?? {}),
+    ],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const job: Record<string, unknown> = {};
+  const subscription: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    if (column.startsWith("sub_")) subscription[column.slice(4)] = value;
+    else if (column !== "inserted") job[column] = value;
+  }
+  const event = newSubscriptionEvent(job as unknown as JobRow, subscription.id as string);
+  return { job: job as unknown as JobRow, subscription: subscription as unknown as SubscriptionRow, event };
 }
 
 /** Checks a tracking request in a fixed order: the provider first, then fields, then the destination. */
