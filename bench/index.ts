@@ -200,7 +200,7 @@ async function main(): Promise<number> {
   onInterrupt(async () => database?.drop());
   // Bounded: whatever happens, the run ends (children killed, database dropped) after this long.
   const mayBuild = options.build && (want("ingest") || want("tracking")) && readBuild() === null;
-  const watchdogMs = (options.quick ? 10 : 20) * 60_000 + (mayBuild ? 15 * 60_000 : 0);
+  const watchdogMs = (options.quick ? 15 : 30) * 60_000 + (mayBuild ? 15 * 60_000 : 0);
   setTimeout(() => {
     log(`watchdog: still running after ${watchdogMs / 60_000} min; stopping everything`);
     void stopAllChildren()

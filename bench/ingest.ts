@@ -52,14 +52,56 @@ export function signedOpenAIEvents(secret: string, path = "/api/webhooks/openai"
 }
 
 /** The anchors every HTTP section measures against: the bare verifier and Next's constant route. */
-export function anchorCases(ctx: HttpContext, bare: { url: string; pid: number }, nextUrl = ctx.nextUrl, nextPid = ctx.nextPid, suffix = ""): Case[] {
+export function anchorCases(ctx: HttpContext, bare: { url: string; pid: number }): Case[] {
   return [
-    ...(suffix ? [] : [{ key: "bare", label: "bare node:http verifying the signature", target: { url: bare.url, pid: bare.pid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/") } }]),
+    { key: "bare", label: "bare node:http verifying the signature", target: { url: bare.url, pid: bare.pid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/") } },
     {
-      key: `constant${suffix}`,
-      label: `Next constant POST route, no proxy${suffix ? ` (${suffix.slice(1)} server)` : ""}`,
+      key: "constant",
+      label: "Next constant POST route, no proxy",
       // The same signed body as the webhook, so the two differ only in what the route does.
-      target: { url: nextUrl, pid: nextPid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/api/bench/constant") },
+      target: { url: ctx.nextUrl, pid: ctx.nextPid, next: signedOpenAIEvents(ctx.openaiWebhookSecret, "/api/bench/constant") },
+    },
+  ];
+}
+
+/**
+ * Where the route's time goes, at saturation: the same route refusing a bad signature (config, body,
+ * verification: no database), and answering a provider's retry of one stored event (adds the
+ * statement, which finds the event and queues nothing: no send after the answer).
+ */
+function partCases(ctx: HttpContext): Case[] {
+  const fresh = signedOpenAIEvents(ctx.openaiWebhookSecret);
+  const retried = fresh();
+  const key = secretKey(ctx.openaiWebhookSecret);
+  const id = retried.headers["webhook-id"]!;
+  return [
+    {
+      key: "openai-bad-signature",
+      label: "  part: openai route, bad signature (401)",
+      saturationOnly: true,
+      target: {
+        url: ctx.nextUrl,
+        pid: ctx.nextPid,
+        okStatus: 401,
+        next: () => {
+          const spec = fresh();
+          return { ...spec, headers: { ...spec.headers, "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } };
+        },
+      },
+    },
+    {
+      key: "openai-duplicate",
+      label: "  part: openai route, a retried event (stored, nothing sent)",
+      saturationOnly: true,
+      target: {
+        url: ctx.nextUrl,
+        pid: ctx.nextPid,
+        tally: { ok: 0 },
+        next: () => {
+          const timestamp = String(Math.floor(Date.now() / 1000));
+          return { ...retried, headers: { ...retried.headers, "webhook-timestamp": timestamp, "webhook-signature": standardSignature(key, id, timestamp, retried.body) } };
+        },
+      },
     },
   ];
 }
@@ -177,7 +219,7 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
       label: "POST /api/webhooks/openai, Postgres",
       target: { url: ctx.nextUrl, pid: ctx.nextPid, next: signedOpenAIEvents(ctx.openaiWebhookSecret), tally: { ok: 0 } },
     };
-    const cases: Case[] = [...anchorCases(ctx, bare), openaiPg];
+    const cases: Case[] = [...anchorCases(ctx, bare), ...partCases(ctx), openaiPg];
     let openaiPglite: Case | undefined;
     if (pglite) {
       const pid = pglite.server.child.pid;
@@ -186,7 +228,7 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
         label: "POST /api/webhooks/openai, PGlite",
         target: { url: pglite.server.url, pid, next: signedOpenAIEvents(ctx.openaiWebhookSecret), tally: { ok: 0 } },
       };
-      cases.push(...anchorCases(ctx, bare, pglite.server.url, pid, "-pglite"), openaiPglite);
+      cases.push(openaiPglite);
     }
     for (const c of cases) await smoke(c);
 
@@ -216,10 +258,11 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
       { section: SECTION, name: "openai (Postgres) throughput / bare node:http verifier's", value: spread(ratios(judged.rounds, "openai-pg", "bare").throughput, 3) },
     );
     if (openaiPglite) {
-      const lite = ratios(judged.rounds, "openai-pglite", "constant-pglite");
+      // Measured against the Postgres server's constant route: the same build, another process.
+      const lite = ratios(judged.rounds, "openai-pglite", "constant");
       metrics.push(
-        { section: SECTION, name: "openai (PGlite) throughput / its server's constant route's", value: spread(lite.throughput, 2) },
-        { section: SECTION, name: `openai (PGlite) p99 / its constant route's p99, ${settings.rate} req/s`, value: spread(lite.p99, 2) },
+        { section: SECTION, name: "openai (PGlite) throughput / Next constant route's", value: spread(lite.throughput, 2) },
+        { section: SECTION, name: `openai (PGlite) p99 / constant route's p99, ${settings.rate} req/s`, value: spread(lite.p99, 2) },
       );
     }
 
@@ -231,7 +274,9 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
     );
     const pgStats = await getJson<EventApiStats>(`${ctx.eventApiUrl}/stats`);
     const signalsPg = pgStats.byName["batch/signal.received"] ?? 0;
-    const pgAccepted = openaiPg.target.tally!.ok;
+    // Every accepted event, plus the one event the retried-event case stored on its first request.
+    const retriedCase = cases.find((c) => c.key === "openai-duplicate")!;
+    const pgAccepted = openaiPg.target.tally!.ok + Math.min(1, retriedCase.target.tally!.ok);
     const pgWhole = outage.drained && Number(stored?.inbound) === pgAccepted && Number(stored?.outbox) === pgAccepted && signalsPg === pgAccepted && pgStats.duplicates === 0;
     metrics.push({
       section: SECTION,

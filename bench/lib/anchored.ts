@@ -19,6 +19,8 @@ export interface Case {
   /** What is measured, for the table. */
   label: string;
   target: Target;
+  /** Measured at saturation only (a part of another case's cost, not a route anyone calls at a pace). */
+  saturationOnly?: boolean;
 }
 
 export interface AnchoredSettings {
@@ -35,7 +37,7 @@ export interface AnchoredSettings {
 export function anchoredSettings(quick: boolean): AnchoredSettings {
   return quick
     ? { rounds: 3, slices: 2, connections: 32, warmupS: 1, saturationS: 2, rate: 100, pacedS: 4 }
-    : { rounds: 3, slices: 3, connections: 32, warmupS: 2, saturationS: 6, rate: 100, pacedS: 12 };
+    : { rounds: 3, slices: 3, connections: 32, warmupS: 2, saturationS: 6, rate: 100, pacedS: 9 };
 }
 
 export interface RoundLoad {
@@ -50,7 +52,7 @@ export interface RoundLoad {
 export interface Round {
   round: number;
   load: RoundLoad;
-  results: Record<string, { saturation: SaturationResult; paced: PacedResult }>;
+  results: Record<string, { saturation: SaturationResult; paced: PacedResult | null }>;
   /** What the section's per-round probe measured (e.g. Postgres's own commit latency). */
   probe?: unknown;
 }
@@ -104,14 +106,16 @@ export async function runRounds(
       }
     }
     for (let slice = 0; slice < settings.slices; slice++) {
-      for (const c of cases) paceds.get(c.key)!.push(await paced(c.target, { rate: settings.rate, durationS: settings.pacedS / settings.slices }));
+      for (const c of cases) {
+        if (!c.saturationOnly) paceds.get(c.key)!.push(await paced(c.target, { rate: settings.rate, durationS: settings.pacedS / settings.slices }));
+      }
     }
     const results: Round["results"] = {};
     for (const c of cases) {
       const saturation = mergeSaturation(saturations.get(c.key)!);
-      const pacedResult = mergePaced(paceds.get(c.key)!);
+      const pacedResult = c.saturationOnly ? null : mergePaced(paceds.get(c.key)!);
       log(describeSaturation(`${section} r${round} ${c.key}`, saturation));
-      log(describePaced(`${section} r${round} ${c.key}`, pacedResult));
+      if (pacedResult) log(describePaced(`${section} r${round} ${c.key}`, pacedResult));
       results[c.key] = { saturation, paced: pacedResult };
     }
     const probe = options.probe ? await options.probe() : undefined;
@@ -170,7 +174,7 @@ export function ratios(rounds: readonly Round[], caseKey: string, anchorKey: str
     caseKey,
     anchorKey,
     throughput: rounds.map((r) => r.results[caseKey]!.saturation.okPerSec / Math.max(1e-9, r.results[anchorKey]!.saturation.okPerSec)),
-    p99: rounds.map((r) => r.results[caseKey]!.paced.latencyMs.p99 / Math.max(1e-9, r.results[anchorKey]!.paced.latencyMs.p99)),
+    p99: rounds.map((r) => (r.results[caseKey]!.paced?.latencyMs.p99 ?? NaN) / Math.max(1e-9, r.results[anchorKey]!.paced?.latencyMs.p99 ?? NaN)),
   };
 }
 
@@ -179,20 +183,27 @@ export function caseMetrics(section: string, cases: readonly Case[], all: readon
   const metrics: Metric[] = [];
   for (const c of cases) {
     const sat = judged.map((r) => r.results[c.key]!.saturation);
-    const pac = judged.map((r) => r.results[c.key]!.paced);
+    const pac = judged.map((r) => r.results[c.key]!.paced).filter((p): p is PacedResult => p !== null);
     const cpu = sat.map((s) => s.cpuMsPerOk).filter((x): x is number => x !== null);
     metrics.push(
       { section, name: `${c.label}: req/s at saturation (c=${settings.connections})`, value: spread(sat.map((s) => s.okPerSec), 0) },
       ...(cpu.length > 0 ? [{ section, name: `${c.label}: server CPU per request`, value: spread(cpu, 2), unit: "ms" }] : []),
-      {
-        section,
-        name: `${c.label}: p50 | p99 at ${settings.rate} req/s paced`,
-        value: `${spread(pac.map((p) => p.latencyMs.p50), 2)} | ${spread(pac.map((p) => p.latencyMs.p99), 2)}`,
-        unit: "ms",
-      },
+      ...(pac.length > 0
+        ? [
+            {
+              section,
+              name: `${c.label}: p50 | p99 at ${settings.rate} req/s paced`,
+              value: `${spread(pac.map((p) => p.latencyMs.p50), 2)} | ${spread(pac.map((p) => p.latencyMs.p99), 2)}`,
+              unit: "ms",
+            },
+          ]
+        : []),
     );
-    const failed = all.reduce((n, r) => n + r.results[c.key]!.saturation.requests - r.results[c.key]!.saturation.ok + r.results[c.key]!.paced.requests - r.results[c.key]!.paced.ok, 0);
-    if (failed > 0) metrics.push({ section, name: `${c.label}: answers that were not 2xx (all rounds)`, value: failed });
+    const failed = all.reduce((n, r) => {
+      const { saturation, paced: p } = r.results[c.key]!;
+      return n + saturation.requests - saturation.ok + (p ? p.requests - p.ok : 0);
+    }, 0);
+    if (failed > 0) metrics.push({ section, name: `${c.label}: answers not as expected (all rounds)`, value: failed });
   }
   metrics.push({
     section,

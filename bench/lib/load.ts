@@ -33,6 +33,8 @@ export interface Target {
   next: () => RequestSpec;
   /** Counts every 2xx answer this target gave in any run (warm-ups included), when set. */
   tally?: { ok: number };
+  /** The status that counts as answered (default: any 2xx), for a case that measures a refusal. */
+  okStatus?: number;
 }
 
 export interface RunCounts {
@@ -96,9 +98,9 @@ export async function send(target: Target, spec: RequestSpec = target.next()): P
   }
 }
 
-function count(counts: RunCounts, status: number | "error"): void {
+function count(counts: RunCounts, status: number | "error", okStatus?: number): void {
   counts.requests += 1;
-  if (typeof status === "number" && status >= 200 && status < 300) counts.ok += 1;
+  if (typeof status === "number" && (okStatus !== undefined ? status === okStatus : status >= 200 && status < 300)) counts.ok += 1;
   counts.statuses[status] = (counts.statuses[status] ?? 0) + 1;
 }
 
@@ -117,7 +119,7 @@ export async function saturate(target: Target, options: { connections: number; d
   let endedAt = 0;
   await Promise.all(
     Array.from({ length: options.connections }, async () => {
-      while (performance.now() < until) count(counts, await send(target));
+      while (performance.now() < until) count(counts, await send(target), target.okStatus);
       // Throughput counts answers up to the end of the run; the last worker to finish closes it.
       endedAt = Math.max(endedAt, performance.now());
       okAtEnd = counts.ok;
@@ -159,7 +161,7 @@ export async function paced(target: Target, options: { rate: number; durationS: 
     inFlight.push(
       send(target, spec).then((status) => {
         latencies.push(performance.now() - due);
-        count(counts, status);
+        count(counts, status, target.okStatus);
       }),
     );
   }
