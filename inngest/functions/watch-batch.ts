@@ -3,7 +3,7 @@ import { watchRequested } from "@/inngest/events";
 import { rethrowHonouringRateLimit } from "@/inngest/retry";
 import { sendEvents } from "@/inngest/send";
 import { getDb } from "@/lib/db";
-import { continueWatch, pollOnce, pollsPerRun } from "@/lib/watch/watching";
+import { continueWatch, pollOnce, pollsPerRun, WATCH_POLL_RETRIES } from "@/lib/watch/watching";
 
 /** How many polls of one provider may run at the same moment, across all watched batches. */
 export const POLL_CONCURRENCY_PER_PROVIDER = 10;
@@ -19,7 +19,8 @@ export const watchBatch = inngest.createFunction(
     id: "watch-batch",
     name: "Watch a batch",
     triggers: [watchRequested],
-    retries: 6,
+    // The watch lease is sized for this many retries of a poll step (watchLeaseGraceMs).
+    retries: WATCH_POLL_RETRIES,
     // Sleeping runs hold no slot: this bounds in-flight polls per provider, not watched batches.
     concurrency: [{ key: "event.data.provider", limit: POLL_CONCURRENCY_PER_PROVIDER }],
   },

@@ -1,6 +1,7 @@
 import { readConfig } from "@/lib/config";
 import type { Database, Queryable } from "@/lib/db";
 import { now } from "@/lib/clock";
+import { stepRetrySpanMs } from "@/lib/engine-backoff";
 import { getJob, recordJobEvent, type JobRow } from "@/lib/jobs/store";
 import { type OutgoingEvent, watchRequestedEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
@@ -9,8 +10,29 @@ import { getProvider, isProviderError, ProviderError } from "@/lib/providers";
 import type { ProviderAdapter, UnifiedSnapshot } from "@/lib/providers/types";
 import { settleJob } from "@/lib/settle/settlement";
 
-/** How long past its expected next wake a watcher may be silent before it is presumed lost. */
-export const WATCH_LEASE_GRACE_MS = 15 * 60_000;
+/** Retries of one poll step: the watcher declares these (`watch-batch`'s `retries`), and the lease is sized for them. */
+export const WATCH_POLL_RETRIES = 6;
+/** A provider's Retry-After is honoured up to this long per retry, so a poll's retries stay within the lease. */
+export const PROVIDER_RETRY_AFTER_CAP_MS = 2 * 60_000;
+/** What a poll step does besides its provider request (database reads and writes), at most. */
+const POLL_STEP_OVERHEAD_MS = 30_000;
+/** A late wake-up of the engine after a sleep, or a slow start of the first poll after the claim. */
+const WAKE_SLACK_MS = 2 * 60_000;
+
+/**
+ * How long past its expected next wake a watcher may be silent before it is presumed lost: longer
+ * than the next poll step's whole retry span under the engine's backoff (lib/engine-backoff.ts),
+ * so a provider outage never makes the reconciler start a second watcher while the first still
+ * retries. About 33 minutes with the default 30 s provider timeout.
+ */
+export function watchLeaseGraceMs(providerTimeoutMs: number = readConfig().providerTimeoutMs): number {
+  return (
+    stepRetrySpanMs(WATCH_POLL_RETRIES, {
+      attemptMs: providerTimeoutMs + POLL_STEP_OVERHEAD_MS,
+      retryAfterCapMs: PROVIDER_RETRY_AFTER_CAP_MS,
+    }) + WAKE_SLACK_MS
+  );
+}
 /** How long a batch may stay unknown to its provider before the watch settles as `not_found`. */
 export const NOT_FOUND_GRACE_MS = 10 * 60_000;
 const NOT_FOUND_RETRY_MS = 60_000;
@@ -36,7 +58,7 @@ export async function claimWatch(tx: Queryable, job: JobRow, at: number): Promis
     `UPDATE jobs SET watch_generation = watch_generation + 1, watch_lease_until = $2, updated_at = $3
      WHERE id = $1 AND settled_at IS NULL AND (watch_lease_until IS NULL OR watch_lease_until < $3)
      RETURNING watch_generation`,
-    [job.id, new Date(at + WATCH_LEASE_GRACE_MS), new Date(at)],
+    [job.id, new Date(at + watchLeaseGraceMs()), new Date(at)],
   );
   if (!claimed) return null;
   await recordJobEvent(tx, job.id, "watch_started", { generation: claimed.watch_generation }, new Date(at));
@@ -127,7 +149,7 @@ async function handlePollError(
       await db.query(
         `UPDATE jobs SET not_found_since = $2, next_poll_at = $3, watch_lease_until = $4, updated_at = $5
          WHERE id = $1 AND settled_at IS NULL AND watch_generation = $6`,
-        [job.id, new Date(since), new Date(at + NOT_FOUND_RETRY_MS), new Date(at + NOT_FOUND_RETRY_MS + WATCH_LEASE_GRACE_MS), new Date(at), job.watch_generation],
+        [job.id, new Date(since), new Date(at + NOT_FOUND_RETRY_MS), new Date(at + NOT_FOUND_RETRY_MS + watchLeaseGraceMs()), new Date(at), job.watch_generation],
       );
       return { action: "sleep", delayMs: NOT_FOUND_RETRY_MS, status: "not_found" };
     }
@@ -188,7 +210,7 @@ async function recordObservation(
         new Date(at),
         nextPollAt,
         JSON.stringify(observations),
-        new Date(at + delayMs + WATCH_LEASE_GRACE_MS),
+        new Date(at + delayMs + watchLeaseGraceMs()),
       ],
     );
     if (updated.length > 0) {

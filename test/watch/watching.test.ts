@@ -2,7 +2,16 @@ import { afterEach, describe, expect, test } from "vitest";
 import { POST as openaiWebhookRoute } from "@/app/api/webhooks/openai/route";
 import type { JobRow } from "@/lib/jobs/store";
 import { handleTrackedEvent, trackBatch } from "@/lib/track/tracking";
-import { NOT_FOUND_GRACE_MS, pollOnce, WATCH_DEADLINE_MARGIN_MS } from "@/lib/watch/watching";
+import { readConfig } from "@/lib/config";
+import { stepRetrySpanMs } from "@/lib/engine-backoff";
+import {
+  NOT_FOUND_GRACE_MS,
+  pollOnce,
+  PROVIDER_RETRY_AFTER_CAP_MS,
+  reviveLostWatchers,
+  WATCH_DEADLINE_MARGIN_MS,
+  WATCH_POLL_RETRIES,
+} from "@/lib/watch/watching";
 import { signedOpenAIWebhook } from "../helpers/fake-openai";
 import { useFlow } from "../helpers/flow";
 import { functionById } from "../helpers/inngest-harness";
@@ -288,6 +297,30 @@ describe("tracking", () => {
 });
 
 describe("the reconciler", () => {
+  test.each([
+    { outage: "a provider failing every attempt but the last (table backoff, full jitter)", retryAfterCapMs: undefined },
+    { outage: "a provider rate-limiting every attempt but the last (Retry-After at its cap)", retryAfterCapMs: PROVIDER_RETRY_AFTER_CAP_MS },
+  ])("starts no second watcher while a poll step still retries through $outage", async ({ retryAfterCapMs }) => {
+    flow.openai.setBatch("batch_outage", { status: "in_progress" });
+    await track("batch_outage");
+    await flow.harness.drain({ only: ["track-batch"] });
+    flow.harness.discardPending("batch/watch.requested");
+    const watching = await job();
+    const polled = await pollOnce(flow.db, { jobId: watching.id, generation: watching.watch_generation }, flow.send);
+    expect(polled.action).toBe("sleep");
+
+    // The next poll wakes on time, and each of its attempts takes the whole provider timeout.
+    flow.harness.advance((polled as { delayMs: number }).delayMs);
+    const attemptMs = readConfig().providerTimeoutMs;
+    flow.harness.advance(stepRetrySpanMs(WATCH_POLL_RETRIES, { attemptMs, ...(retryAfterCapMs ? { retryAfterCapMs } : {}) }));
+    expect(await reviveLostWatchers(flow.db, flow.send)).toEqual([]);
+    expect((await job()).watch_generation).toBe(watching.watch_generation);
+
+    // A watcher that is really gone is still revived once its lease lapses.
+    flow.harness.advance((await job()).watch_lease_until!.getTime() - flow.harness.now() + 1);
+    expect(await reviveLostWatchers(flow.db, flow.send)).toEqual([watching.id]);
+  });
+
   test("revives a job whose watcher was lost, and the stale watcher exits", async () => {
     flow.openai.setBatch("batch_lost", { status: "in_progress" });
     await track("batch_lost");
