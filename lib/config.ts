@@ -32,6 +32,13 @@ const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER, why = "") 
 
 /** Each poll costs two steps (poll and sleep), and one Inngest run holds at most 1,000 steps. */
 export const MAX_POLLS_PER_RUN = 450;
+/**
+ * The longest a delivery attempt and a provider request may be given: a step holding one of them
+ * must end within one call of /api/inngest (its `maxDuration`, app/api/inngest/route.ts).
+ */
+export const MAX_DELIVERY_TIMEOUT_MS = 60_000;
+export const MAX_PROVIDER_TIMEOUT_MS = 120_000;
+const FITS_A_STEP = " (a step must finish within one call of /api/inngest: its maxDuration)";
 
 const optionalString = z
   .string()
@@ -61,6 +68,7 @@ const configSchema = z.object({
   DATABASE_DRIVER: optionalString.pipe(z.enum(["neon", "pg", "pglite"]).optional()),
   BATCHWATCH_DATA_DIR: optionalString,
   VERCEL: optionalString,
+  VERCEL_ENV: optionalString,
   BATCHWATCH_API_KEY: optionalString,
   BATCHWATCH_SESSION_SECRET: optionalString.pipe(
     z.string().min(32, "must be at least 32 characters").optional(),
@@ -74,8 +82,8 @@ const configSchema = z.object({
   BATCHWATCH_SIMULATED_PROVIDER: flag,
   BATCHWATCH_BENCH_ROUTES: flag,
   BATCHWATCH_RETENTION_DAYS: positiveInt(30),
-  BATCHWATCH_DELIVERY_TIMEOUT_MS: positiveInt(15_000),
-  BATCHWATCH_PROVIDER_TIMEOUT_MS: positiveInt(30_000),
+  BATCHWATCH_DELIVERY_TIMEOUT_MS: positiveInt(15_000, MAX_DELIVERY_TIMEOUT_MS, FITS_A_STEP),
+  BATCHWATCH_PROVIDER_TIMEOUT_MS: positiveInt(30_000, MAX_PROVIDER_TIMEOUT_MS, FITS_A_STEP),
   BATCHWATCH_POLLS_PER_RUN: positiveInt(200, MAX_POLLS_PER_RUN, " (each poll is two steps of a run, which holds at most 1,000)"),
   BATCHWATCH_ENCRYPTION_KEY: encryptionKey,
   BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
@@ -133,12 +141,20 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
   }
   const raw = parsed.data;
-  const onVercel = raw.VERCEL !== undefined && raw.VERCEL !== "0";
+  const onVercel = (raw.VERCEL !== undefined && raw.VERCEL !== "0") || raw.VERCEL_ENV !== undefined;
 
   if (onVercel && raw.BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS) {
     throw new ConfigError(
       "BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS",
       "is a development flag and is refused on Vercel: unset it",
+    );
+  }
+
+  // `vercel dev` (and an env file from `vercel env pull`) says VERCEL_ENV=development: a laptop, not a deployment.
+  if (onVercel && raw.VERCEL_ENV !== "development" && isInngestDev(raw.INNGEST_DEV)) {
+    throw new ConfigError(
+      "INNGEST_DEV",
+      "turns off the signature check on /api/inngest and is refused on Vercel: unset it (the Inngest integration sets INNGEST_SIGNING_KEY)",
     );
   }
 
@@ -211,6 +227,11 @@ function isNeonHost(url: string): boolean {
  */
 export function warnAboutDevelopmentFlags(config: Config = readConfig()): string[] {
   const warnings: string[] = [];
+  if (config.inngest.mode === "dev") {
+    warnings.push(
+      "INNGEST_DEV is on: Inngest dev mode, /api/inngest does not check request signatures and anyone who can reach it can run batchwatch's functions. Development only.",
+    );
+  }
   if (config.allowPrivateWebhooks) {
     warnings.push(
       "BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS=1: deliveries may go to http:// and private or loopback addresses. Development only.",

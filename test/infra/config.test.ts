@@ -34,6 +34,9 @@ describe("start-up errors name the variable", () => {
     ["an unknown driver", { DATABASE_DRIVER: "sqlite" }, "DATABASE_DRIVER", /./],
     ["a driver without a URL", { DATABASE_DRIVER: "pg" }, "DATABASE_DRIVER", /DATABASE_URL is not set/],
     ["the private-webhook flag on Vercel", { VERCEL: "1", DATABASE_URL: "postgres://h/db", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1" }, "BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS", /refused on Vercel/],
+    ["Inngest dev mode on Vercel (VERCEL=1)", { VERCEL: "1", DATABASE_URL: "postgres://h/db", INNGEST_DEV: "1" }, "INNGEST_DEV", /signature check .* refused on Vercel/],
+    ["Inngest dev mode on a Vercel preview (VERCEL_ENV)", { VERCEL_ENV: "preview", DATABASE_URL: "postgres://h/db", INNGEST_DEV: "http://localhost:8288" }, "INNGEST_DEV", /refused on Vercel/],
+    ["Inngest dev mode in Vercel production", { VERCEL: "1", VERCEL_ENV: "production", DATABASE_URL: "postgres://h/db", INNGEST_DEV: "true" }, "INNGEST_DEV", /refused on Vercel/],
     ["a retention that is not a number", { BATCHWATCH_RETENTION_DAYS: "soon" }, "BATCHWATCH_RETENTION_DAYS", /whole number/],
     ["a default webhook secret without whsec_", { BATCH_WEBHOOK_SECRET: "abc" }, "BATCH_WEBHOOK_SECRET", /whsec_/],
     ["a short session secret", { BATCHWATCH_SESSION_SECRET: "short" }, "BATCHWATCH_SESSION_SECRET", /32/],
@@ -80,6 +83,13 @@ describe("other settings", () => {
     expect(readConfig({ ...base, ...env }).inngest.mode).toBe(mode);
   });
 
+  test.each([
+    ["`vercel dev` (VERCEL_ENV=development)", { VERCEL: "1", VERCEL_ENV: "development", DATABASE_URL: "postgres://h/db", INNGEST_DEV: "1" }, "dev"],
+    ["Vercel with dev mode off", { VERCEL: "1", DATABASE_URL: "postgres://h/db", INNGEST_DEV: "0" }, "cloud"],
+  ])("%s starts, in Inngest mode %s", (_, env, mode) => {
+    expect(readConfig({ ...base, ...env }).inngest.mode).toBe(mode);
+  });
+
   test("the private-webhook flag is off unless set to 1", () => {
     expect(readConfig(base).allowPrivateWebhooks).toBe(false);
     expect(readConfig({ ...base, BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1" }).allowPrivateWebhooks).toBe(true);
@@ -95,6 +105,10 @@ describe("development flags", () => {
       expect.stringContaining("BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS=1"),
       expect.stringContaining("BATCHWATCH_SIMULATED_PROVIDER=1"),
     ]);
+  });
+
+  test.each([{ INNGEST_DEV: "1" }, { INNGEST_DEV: "http://localhost:8288" }])("Inngest dev mode (%o) is announced loudly at start-up: unsigned calls are accepted", (env) => {
+    expect(warnAboutDevelopmentFlags(readConfig({ ...base, ...env }))).toEqual([expect.stringMatching(/^INNGEST_DEV is on: .*signatures/)]);
   });
 
   test("a production configuration announces nothing", () => {

@@ -23,7 +23,7 @@ const EXPECTED: RegExp[] = [
   // Test databases are dropped while a pool still holds idle connections to them.
   /^\[batchwatch\] (neon|postgres) pool error: terminating connection due to administrator command/,
   // Development flags announced at start-up (the config tests check the announcement).
-  /^\[batchwatch\] WARNING BATCHWATCH_/,
+  /^\[batchwatch\] WARNING (BATCHWATCH_|INNGEST_DEV is on)/,
 ];
 
 const LEVELS = ["log", "info", "debug", "warn", "error"] as const;
