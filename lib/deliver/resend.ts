@@ -27,7 +27,8 @@ export type RecoverySkipReason = "subscription_disabled" | "endpoint_disabled";
 
 /**
  * Sends a delivery again with the same `webhook-id` (receivers dedupe on it). Each resend gets a
- * fresh Inngest event id, because Inngest drops a repeated id for 24 hours. The status change and
+ * fresh Inngest event id, because Inngest starts no second run of a function for an event id it saw
+ * in the last 24 hours. The status change and
  * the outbox entry commit together, so a send that fails now is retried by the reconciler rather
  * than leaving the delivery pending with nothing on its way. It never re-settles. A delivered
  * delivery stays `delivered` whatever the resend's attempts meet; its run replaces (cancels) any

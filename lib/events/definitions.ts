@@ -9,12 +9,15 @@ import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES } from "@/lib/providers/typ
  * validates the data before the event can reach the outbox or Inngest. `inngest/events.ts` wraps
  * the same schemas for Inngest, which validates the events that trigger functions.
  *
- * Event ids are Inngest's dedupe keys (an id seen in the last 24 h is dropped), so each id says
+ * Event ids are Inngest's run idempotency keys: the engine keeps the event, but starts at most one
+ * run per function and event id within 24 h (a dashboard rerun is not held to it). So each id says
  * what must happen only once: a job settles once (`settled:<job>`), a delivery is requested once
  * (`deliver:<delivery>`), while a resend or a re-enabled subscription gets a fresh id.
  *
  * Schemas may only widen: Inngest re-validates the trigger event of runs still in flight, so a
- * narrower schema would fail runs that started under the old one. Schemas may not transform either
+ * narrower schema would fail runs that started under the old one. Every shape ever emitted is kept
+ * in fixtures/events/emitted.json and checked against today's schemas
+ * (test/events/schemas-widen.test.ts): add a shape there when an event gains a field or a value. Schemas may not transform either
  * (Inngest needs input and output types to match), so defaults such as `kind: "batch"` are applied
  * by the code that reads the event.
  */

@@ -132,7 +132,7 @@ export function createOutboxDispatcher(
     try {
       await batch[0]!.db.query("UPDATE outbox SET sent_at = $2 WHERE event_id = ANY($1::text[]) AND sent_at IS NULL", [ids, nowDate()]);
     } catch (error) {
-      // Sent but not marked: the reconciler sends them again, and Inngest drops the repeats by id.
+      // Sent but not marked: the reconciler sends them again, and Inngest starts no second run for a repeated id.
       log(`${ids.length} events were sent but could not be marked sent: ${describe(error)}`);
     }
   };

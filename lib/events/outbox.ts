@@ -6,7 +6,8 @@ import type { OutgoingEvent } from "./definitions";
  * Events are written to the outbox in the same transaction as the state they announce, then sent
  * at least once: right away by whoever wrote them (routes that take something in: just after their
  * answer, see dispatch.ts), and again by the reconciler if that failed.
- * Each carries a stable id, so Inngest drops the duplicates (it dedupes ids for 24 h).
+ * Each carries a stable id: Inngest stores every copy it receives, but starts at most one run per
+ * function and event id within 24 h, so a repeat triggers nothing.
  */
 
 const SEND_SLICE = 100;

@@ -23,7 +23,7 @@ export interface NativeSignal {
 
 /**
  * Keeps a verified inbound provider event (idempotent by webhook id: providers retry for days,
- * longer than Inngest's 24 h dedupe) and, when it ends a job, its settle signal in the outbox — in
+ * longer than Inngest's 24 h window of one run per function and event id) and, when it ends a job, its settle signal in the outbox — in
  * one statement, so one commit: once this returns, the event is in Postgres and its signal will be
  * sent, through `send` after the answer (lib/events/dispatch.ts), or by the reconciler if that
  * send fails. It throws only when storing fails, so the route answers 5xx and the provider
