@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_BATCHES_PER_SEED, BENCH_SEEDS, formatPollingEconomy, formatWorkloadSummary, type PollingEconomyReport } from "./polling-economy";
+import { BENCH_BATCHES_PER_SEED, BENCH_SEEDS, formatPollingEconomy, formatWorkloadSummary, POLL_PHASES, type PollingEconomyReport } from "./polling-economy";
 import { BENCH_WORKLOADS } from "../fixtures/polling/workload";
 import { ETA_BENCH_BATCHES_PER_SEED, ETA_BENCH_SEEDS, ETA_CHECKPOINTS, type EtaAccuracyReport, formatEtaAccuracy } from "./eta-accuracy";
 import { runDelivery } from "./delivery";
@@ -106,6 +106,13 @@ async function pollingSection(quick: boolean): Promise<SectionResult> {
       name: `${r.variant}: delay p95 | p99, batchwatch vs cron-60s`,
       value: `${s.batchwatch.detectionDelaySeconds.p95} | ${s.batchwatch.detectionDelaySeconds.p99} vs ${s["cron-60s"].detectionDelaySeconds.p95} | ${s["cron-60s"].detectionDelaySeconds.p99}`,
       unit: "s",
+    });
+    metrics.push({
+      section: "polling",
+      name: `${r.variant}: batchwatch polls/batch by what the poll saw (× fewer than the 60 s poll there)`,
+      value: POLL_PHASES.filter((p) => r.phases[p].batchwatch >= 0.05)
+        .map((p) => `${p} ${r.phases[p].batchwatch} (${r.phases[p].fewer}×)`)
+        .join(", "),
     });
     for (const t of r.targets) {
       metrics.push({ section: "polling", name: `${r.variant}: ${t.name}`, value: t.measured, target: `${t.comparison} ${t.threshold}`, met: t.met });

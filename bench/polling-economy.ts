@@ -4,10 +4,14 @@
  * (fixtures/polling/workload.ts), driven as the watcher drives them (fixtures/polling/simulate.ts).
  *
  *   npx tsx bench/polling-economy.ts [--seeds 1,2,3] [--batches 4000] [--variant NAME|bench|all] [--json]
+ *   npx tsx bench/polling-economy.ts --frontier [--seeds 1,2,3] [--batches 4000] [--json]
  *
  * `--batches` is per seed; the seeds' batches are pooled into one table per workload. `--variant
  * bench` (the default) runs the workloads `npm run bench` reports (BENCH_WORKLOADS), `all` every
- * variant in WORKLOAD_VARIANTS, one summary line each after the tables.
+ * variant in WORKLOAD_VARIANTS, one summary line each after the tables. Each table also says what
+ * batchwatch's polls and the 60 s poll's saw (queued, part done, at 100%, finalizing, …): where the
+ * polls go. `--frontier` instead runs batchwatch with each of FRONTIER_VARIANTS (the knobs that
+ * trade polls for detection delay) on every bench workload: the trade-off, measured.
  *
  * Strategies (all see the batch through SimulatedBatch.observe and stop at the first terminal
  * observation; detection delay = that poll's time − the batch's end):
@@ -26,7 +30,7 @@
  * The simulation jumps from poll to poll (never second by second).
  */
 import { pathToFileURL } from "node:url";
-import { nextPollDelay } from "../lib/polling";
+import { nextPollDelay, pollScheduleWith, type PollHistory, type PollObservation, type PollingPolicy } from "../lib/polling";
 import { fixedIntervalOutcome, simulateSchedule, type PollOutcome } from "../fixtures/polling/simulate";
 import {
   BENCH_WORKLOADS,
@@ -54,6 +58,25 @@ export const GOALS = {
   bursty: { maxPollsVsFixed60s: 1 / 8, maxDelayP99Seconds: 120, maxPollsPerBatch: 500 },
   nativeMaxPollsVsFixed60s: 1 / 50,
 } as const;
+
+/**
+ * What a poll saw, for the breakdown of where batchwatch's polls go: validating; in progress with
+ * nothing done yet (queued); part done (moving or between bursts); everything counted but still
+ * in progress (at 100%); in progress without progress information; finalizing or cancelling; and
+ * the poll that saw the batch terminal (one per batch).
+ */
+export const POLL_PHASES = ["validating", "queued", "part done", "at 100%", "no progress", "finalizing", "terminal"] as const;
+export type PollPhase = (typeof POLL_PHASES)[number];
+
+export function pollPhase(o: PollObservation): PollPhase {
+  if (o.status === "validating") return "validating";
+  if (o.status === "finalizing" || o.status === "cancelling") return "finalizing";
+  if (o.status !== "in_progress") return "terminal";
+  const c = o.requestCounts;
+  const p =
+    typeof o.progress === "number" ? (o.progress > 1 ? o.progress / 100 : o.progress) : c && c.total > 0 ? (c.completed + c.failed) / c.total : null;
+  return p === null ? "no progress" : p <= 0 ? "queued" : p >= 1 ? "at 100%" : "part done";
+}
 
 export type StrategyName = "batchwatch" | "batchwatch-native" | "cron-60s" | "sleep-30s" | "exp-backoff" | "oracle";
 
@@ -91,6 +114,11 @@ export interface PollingEconomyReport {
     kinds: Record<string, number>;
   };
   strategies: Record<StrategyName, StrategyStats>;
+  /**
+   * Mean polls per batch by what the poll saw (POLL_PHASES): batchwatch's, the fixed 60 s poll's,
+   * and how many times fewer batchwatch spends there.
+   */
+  phases: Record<PollPhase, { batchwatch: number; fixed60s: number; fewer: number }>;
   targets: PollingEconomyTarget[];
   allTargetsMet: boolean;
   elapsedMs: number;
@@ -212,14 +240,28 @@ export function runPollingEconomy(options: PollingEconomyOptions): PollingEconom
   const batches: SimulatedBatch[] = [];
   const outcomes = {} as Record<StrategyName, PollOutcome[]>;
   for (const name of Object.keys(STRATEGIES) as StrategyName[]) outcomes[name] = [];
+  const phaseCounts = Object.fromEntries(POLL_PHASES.map((p) => [p, 0])) as Record<PollPhase, number>;
+  const fixedPhaseCounts = Object.fromEntries(POLL_PHASES.map((p) => [p, 0])) as Record<PollPhase, number>;
+  const countPhase = (h: PollHistory) => phaseCounts[pollPhase(h.observations[h.observations.length - 1])]++;
+  // What the fixed 60 s poll's polls see (its outcome comes in closed form; this walks its ticks).
+  const fixedPhases: Strategy = (b, rand) => {
+    const outcome = STRATEGIES["cron-60s"].run(b, rand);
+    const first = b.endAt + outcome.delayMs - (outcome.polls - 1) * 60_000;
+    for (let i = 0; i < outcome.polls; i++) fixedPhaseCounts[pollPhase(b.observe(first + i * 60_000))]++;
+    return outcome;
+  };
   for (const seed of seeds) {
     const seeded = generateWorkload(seed, options.batches, workloadOptions);
     batches.push(...seeded);
     for (const [name, s] of Object.entries(STRATEGIES) as [StrategyName, (typeof STRATEGIES)[StrategyName]][]) {
       const rand = mulberry32(seed ^ 0x9e3779b9); // the cron phase, independent of the workload stream
-      for (const b of seeded) outcomes[name].push(s.run(b, rand));
+      // batchwatch is driven here (not through STRATEGIES) to count what each of its polls saw.
+      const run: Strategy =
+        name === "batchwatch" ? (b) => simulateSchedule(b, (h) => nextPollDelay(h), { onPoll: countPhase }) : name === "cron-60s" ? fixedPhases : s.run;
+      for (const b of seeded) outcomes[name].push(run(b, rand));
     }
   }
+  phaseCounts.terminal += batches.length; // the poll that saw each batch end
 
   const results = {} as Record<StrategyName, Omit<StrategyStats, "pollsVsFixed60s">>;
   for (const name of Object.keys(STRATEGIES) as StrategyName[]) results[name] = summarise(STRATEGIES[name].description, outcomes[name], batches);
@@ -228,6 +270,13 @@ export function runPollingEconomy(options: PollingEconomyOptions): PollingEconom
     strategies[name] = { ...results[name], pollsVsFixed60s: round(results[name].polls.mean / results["cron-60s"].polls.mean, 4) };
   }
   const targets = targetsFor(family, strategies);
+  const perBatch = (n: number) => round(n / Math.max(1, batches.length), 2);
+  const phases = Object.fromEntries(
+    POLL_PHASES.map((p) => [
+      p,
+      { batchwatch: perBatch(phaseCounts[p]), fixed60s: perBatch(fixedPhaseCounts[p]), fewer: round(fixedPhaseCounts[p] / Math.max(1, phaseCounts[p]), 1) },
+    ]),
+  ) as PollingEconomyReport["phases"];
 
   const lengthsH = sortedCopy(batches.map((b) => b.lengthMs / 3_600_000));
   const kinds: Record<string, number> = {};
@@ -244,6 +293,7 @@ export function runPollingEconomy(options: PollingEconomyOptions): PollingEconom
       kinds,
     },
     strategies,
+    phases,
     targets,
     allTargetsMet: targets.every((t) => t.met),
     elapsedMs: Math.round(performance.now() - started),
@@ -278,6 +328,10 @@ export function formatPollingEconomy(r: PollingEconomyReport): string {
         `${pad(s.detectionDelayFractionOfLength.p95.toFixed(4), 9)}`,
     );
   }
+  lines.push(`${"polls/batch by what the poll saw".padEnd(34)}${POLL_PHASES.map((p) => pad(p, 12)).join("")}`);
+  lines.push(`${"  batchwatch".padEnd(34)}${POLL_PHASES.map((p) => pad(r.phases[p].batchwatch.toFixed(1), 12)).join("")}`);
+  lines.push(`${"  cron-60s".padEnd(34)}${POLL_PHASES.map((p) => pad(r.phases[p].fixed60s.toFixed(1), 12)).join("")}`);
+  lines.push(`${"  fewer".padEnd(34)}${POLL_PHASES.map((p) => pad(r.phases[p].batchwatch > 0 ? `${r.phases[p].fewer}×` : "–", 12)).join("")}`);
   lines.push("targets:");
   for (const t of r.targets) lines.push(`  [${t.met ? "met" : "MISSED"}] ${t.name}: ${t.measured} (${t.comparison} ${t.threshold})`);
   return lines.join("\n");
@@ -303,6 +357,86 @@ export function formatWorkloadSummary(reports: PollingEconomyReport[]): string {
   return lines.join("\n");
 }
 
+/** The policy variants `--frontier` measures: the knobs that trade polls for detection delay. */
+export const FRONTIER_VARIANTS: readonly { label: string; policy: Partial<PollingPolicy> }[] = [
+  { label: "window 55 s + 1% of the age", policy: { windowAgeFraction: 0.01 } },
+  { label: "window 55 s + 1.25%", policy: { windowAgeFraction: 0.0125 } },
+  { label: "window 55 s + 1.5% (current)", policy: {} },
+  { label: "window 55 s + 1.75%", policy: { windowAgeFraction: 0.0175 } },
+  { label: "window 55 s + 2%", policy: { windowAgeFraction: 0.02 } },
+  { label: "window 55 s + 2.5%", policy: { windowAgeFraction: 0.025 } },
+  { label: "window 55 s + 3%", policy: { windowAgeFraction: 0.03 } },
+  { label: "window 65 s + 1.5%", policy: { windowBaseMs: 65_000 } },
+  { label: "finalizing every 60 s", policy: { briskMaxMs: 60_000 } },
+  { label: "finalizing +0.5% of its length", policy: { briskGrowth: 0.005 } },
+  { label: "trusted wait ≤ 30% of the age", policy: { trustedAgeFraction: 0.3 } },
+  { label: "trusted wait ≤ 4 h", policy: { trustedCapMs: 4 * 3_600_000 } },
+];
+
+export interface FrontierRow {
+  label: string;
+  policy: Partial<PollingPolicy>;
+  /** Per bench workload: batchwatch under this policy against the fixed 60 s poll on the same batches. */
+  workloads: { variant: string; family: WorkloadFamily; fewer: number; maxPolls: number; p95: number; fixedP95: number; p99: number }[];
+}
+
+/**
+ * The trade-off between polls and detection delay: batchwatch under each of FRONTIER_VARIANTS on
+ * every bench workload (the same seeded batches as the tables), against the fixed 60 s poll.
+ */
+export function runFrontier(batchesPerSeed = BENCH_BATCHES_PER_SEED, seeds: readonly number[] = BENCH_SEEDS): FrontierRow[] {
+  const rows: FrontierRow[] = FRONTIER_VARIANTS.map((v) => ({ ...v, workloads: [] }));
+  for (const { variant, family } of BENCH_WORKLOADS) {
+    const batches = seeds.flatMap((seed) => generateWorkload(seed, batchesPerSeed, WORKLOAD_VARIANTS[variant]));
+    const fixed: PollOutcome[] = [];
+    for (const seed of seeds) {
+      const rand = mulberry32(seed ^ 0x9e3779b9);
+      for (const b of batches.slice(fixed.length, fixed.length + batchesPerSeed)) fixed.push(STRATEGIES["cron-60s"].run(b, rand));
+    }
+    const fixedStats = summarise("", fixed, batches);
+    for (const row of rows) {
+      const schedule = pollScheduleWith(row.policy);
+      const stats = summarise("", batches.map((b) => simulateSchedule(b, schedule)), batches);
+      row.workloads.push({
+        variant,
+        family,
+        fewer: round(fixedStats.polls.mean / stats.polls.mean, 2),
+        maxPolls: stats.polls.max,
+        p95: stats.detectionDelaySeconds.p95,
+        fixedP95: fixedStats.detectionDelaySeconds.p95,
+        p99: stats.detectionDelaySeconds.p99,
+      });
+    }
+  }
+  return rows;
+}
+
+/** One line per policy variant: the steady workload, then the range over the bursty ones. */
+export function formatFrontier(rows: FrontierRow[]): string {
+  const pad = (x: string | number, n: number) => String(x).padStart(n);
+  const range = (xs: number[], digits: number) => {
+    const lo = Math.min(...xs).toFixed(digits);
+    const hi = Math.max(...xs).toFixed(digits);
+    return lo === hi ? lo : `${lo}–${hi}`;
+  };
+  const lines = [
+    `${"policy".padEnd(34)}${pad("steady: fewer", 14)}${pad("p95 s", 7)}${pad("p99 s", 8)}` +
+      `${pad("bursty: fewer", 15)}${pad("p95 s", 12)}${pad("p99 s", 13)}${pad("max polls", 10)}`,
+  ];
+  for (const row of rows) {
+    const steady = row.workloads.filter((w) => w.family === "steady");
+    const bursty = row.workloads.filter((w) => w.family === "bursty");
+    lines.push(
+      `${row.label.padEnd(34)}${pad(range(steady.map((w) => w.fewer), 1) + "×", 14)}${pad(range(steady.map((w) => w.p95), 1), 7)}` +
+        `${pad(range(steady.map((w) => w.p99), 0), 8)}${pad(range(bursty.map((w) => w.fewer), 1) + "×", 15)}` +
+        `${pad(range(bursty.map((w) => w.p95), 1), 12)}${pad(range(bursty.map((w) => w.p99), 0), 13)}${pad(Math.max(...bursty.map((w) => w.maxPolls)), 10)}`,
+    );
+  }
+  const fixed = rows[0]?.workloads ?? [];
+  lines.push(`(the fixed 60 s poll's p95 on the same batches: ${range(fixed.map((w) => w.fixedP95), 1)} s)`);
+  return lines.join("\n");
+}
+
 function parseArgs(argv: string[]) {
   const get = (flag: string) => {
     const i = argv.indexOf(flag);
@@ -311,9 +445,9 @@ function parseArgs(argv: string[]) {
   const seeds = (get("--seeds") ?? get("--seed") ?? BENCH_SEEDS.join(",")).split(",").map(Number);
   const batches = Number(get("--batches") ?? BENCH_BATCHES_PER_SEED);
   if (!seeds.every(Number.isInteger) || !Number.isInteger(batches) || batches < 1) {
-    throw new Error("usage: tsx bench/polling-economy.ts [--seeds 1,2,3] [--batches N] [--variant NAME|bench|all] [--json]");
+    throw new Error("usage: tsx bench/polling-economy.ts [--seeds 1,2,3] [--batches N] [--variant NAME|bench|all] [--frontier] [--json]");
   }
-  return { seeds, batches, variant: get("--variant") ?? "bench", json: argv.includes("--json") };
+  return { seeds, batches, variant: get("--variant") ?? "bench", json: argv.includes("--json"), frontier: argv.includes("--frontier") };
 }
 
 const isMain = (() => {
@@ -324,8 +458,12 @@ const isMain = (() => {
   }
 })();
 
-if (isMain) {
-  const { json, variant, ...options } = parseArgs(process.argv.slice(2));
+if (isMain && process.argv.includes("--frontier")) {
+  const { seeds, batches, json } = parseArgs(process.argv.slice(2));
+  const rows = runFrontier(batches, seeds);
+  console.log(json ? JSON.stringify(rows, null, 2) : formatFrontier(rows));
+} else if (isMain) {
+  const { json, variant, frontier: _frontier, ...options } = parseArgs(process.argv.slice(2));
   const variants =
     variant === "bench" ? BENCH_WORKLOADS.map((w) => w.variant) : variant === "all" ? Object.keys(WORKLOAD_VARIANTS) : [variant];
   const reports = variants.map((v) => {

@@ -110,7 +110,10 @@ export const POLLING_POLICY = Object.freeze({
   historyLimit: 50,
 } as const);
 
-const P = POLLING_POLICY;
+/** The policy's knobs as numbers: {@link POLLING_POLICY} or a variant of it (see {@link pollScheduleWith}). */
+export type PollingPolicy = { readonly [K in keyof typeof POLLING_POLICY]: number };
+
+const DEFAULT: PollingPolicy = POLLING_POLICY;
 
 function finite(x: unknown): x is number {
   return typeof x === "number" && Number.isFinite(x);
@@ -163,7 +166,7 @@ const sameState = (a: Sample, b: Sample) => a.status === b.status && a.p === b.p
  * so for {@link nextPollDelay} and {@link estimateProgress} the result is as good as the whole
  * history, as long as fewer than `limit` are kept; beyond that the oldest runs go first.
  */
-export function compactObservations(observations: readonly PollObservation[], limit: number = P.historyLimit): PollObservation[] {
+export function compactObservations(observations: readonly PollObservation[], limit: number = POLLING_POLICY.historyLimit): PollObservation[] {
   const n = observations.length;
   const samples = observations.map(toSample);
   const kept: PollObservation[] = [];
@@ -226,7 +229,7 @@ export interface ProgressEstimate {
   statusSince: number | null;
 }
 
-function estimateFrom(samples: Sample[], now: number): ProgressEstimate {
+function estimateFrom(samples: Sample[], now: number, P: PollingPolicy): ProgressEstimate {
   // Runs of equal progress values (the first and last poll that saw each), from after the last
   // time progress went backwards (a provider recounting).
   const values: number[] = [];
@@ -351,11 +354,11 @@ export function estimateProgress(history: PollHistory): ProgressEstimate {
   const samples = toSamples(history?.observations);
   const last = samples[samples.length - 1];
   const now = finite(history?.now) ? history.now : last ? last.at : 0;
-  return estimateFrom(samples, now);
+  return estimateFrom(samples, now, DEFAULT);
 }
 
 /** The wait with nothing better to go on: the window in which a batch of this age shows its end. */
-function watchWindow(age: number): number {
+function watchWindow(age: number, P: PollingPolicy): number {
   return P.windowBaseMs + P.windowAgeFraction * age;
 }
 
@@ -370,17 +373,17 @@ function statusRunStart(samples: Sample[]): number {
  * While finalizing / cancelling: briskly, and a little less so the longer it has lasted (a long
  * finalizing phase would otherwise cost hundreds of polls).
  */
-function briskDelay(age: number, samples: Sample[], now: number): number {
+function briskDelay(age: number, samples: Sample[], now: number, P: PollingPolicy): number {
   const since = samples[statusRunStart(samples)].at;
   return clamp(P.briskAgeFraction * age, P.briskMinMs, P.briskMaxMs) + P.briskGrowth * Math.max(0, now - since);
 }
 
 /** Delay while validating / in progress, without native signals. */
-function activeDelay(now: number, age: number, samples: Sample[]): number {
-  const window = watchWindow(age);
+function activeDelay(now: number, age: number, samples: Sample[], P: PollingPolicy): number {
+  const window = watchWindow(age, P);
   const last = samples[samples.length - 1];
   if (last.status !== "in_progress" || last.p === null || last.p >= 1) return window;
-  const estimate = estimateFrom(samples, now);
+  const estimate = estimateFrom(samples, now, P);
   if (estimate.earliestDoneAt === null || estimate.confidence <= 0) return window;
   // A trusted pace: the work cannot be done before `earliestDoneAt`, so wait part of the way there
   // — no longer than a fraction of how long the pace has held, nor of the age.
@@ -389,12 +392,12 @@ function activeDelay(now: number, age: number, samples: Sample[]): number {
 }
 
 /** Safety-net delay behind native signals. */
-function nativeDelay(status: string, age: number): number {
+function nativeDelay(status: string, age: number, P: PollingPolicy): number {
   const d = clamp(age, P.nativeMinMs, P.nativeMaxMs);
   return status === "finalizing" || status === "cancelling" ? Math.min(d, P.nativeBriskMs) : d;
 }
 
-function computeDelay(history: PollHistory): number {
+function computeDelay(history: PollHistory, P: PollingPolicy): number {
   const samples = toSamples(history?.observations);
   const last = samples.length > 0 ? samples[samples.length - 1] : undefined;
   const now = finite(history?.now) ? history.now : last ? last.at : NaN;
@@ -409,11 +412,11 @@ function computeDelay(history: PollHistory): number {
   if (isTerminal(last.status)) {
     delay = MAX_POLL_DELAY_MS; // nothing left to detect (callers stop here); if asked anyway, rarely
   } else if (history.nativeSignals === true) {
-    delay = nativeDelay(last.status, age);
+    delay = nativeDelay(last.status, age, P);
   } else if (last.status === "finalizing" || last.status === "cancelling") {
-    delay = briskDelay(age, samples, now);
+    delay = briskDelay(age, samples, now, P);
   } else {
-    delay = activeDelay(now, age, samples);
+    delay = activeDelay(now, age, samples, P);
   }
 
   // Never sleep past the deadline; once past it, poll briskly until the provider says so.
@@ -431,12 +434,26 @@ function computeDelay(history: PollHistory): number {
  * batch again, given everything observed so far. Pure and deterministic; never throws.
  */
 export function nextPollDelay(history: PollHistory): number {
+  return delayUnder(history, DEFAULT);
+}
+
+/**
+ * The same schedule with some knobs changed: what bench/polling-economy.ts measures the
+ * trade-off between polls and detection delay with (`--frontier`). Production uses
+ * {@link nextPollDelay}.
+ */
+export function pollScheduleWith(overrides: Partial<PollingPolicy>): (history: PollHistory) => number {
+  const policy: PollingPolicy = Object.freeze({ ...POLLING_POLICY, ...overrides });
+  return (history) => delayUnder(history, policy);
+}
+
+function delayUnder(history: PollHistory, policy: PollingPolicy): number {
   let ms: number;
   try {
-    ms = computeDelay(history);
+    ms = computeDelay(history, policy);
   } catch {
-    ms = P.emptyHistoryDelayMs; // unreachable for typed input; a malformed object must not break the watcher
+    ms = policy.emptyHistoryDelayMs; // unreachable for typed input; a malformed object must not break the watcher
   }
-  if (!Number.isFinite(ms)) ms = P.emptyHistoryDelayMs;
+  if (!Number.isFinite(ms)) ms = policy.emptyHistoryDelayMs;
   return Math.round(clamp(ms, MIN_POLL_DELAY_MS, MAX_POLL_DELAY_MS));
 }

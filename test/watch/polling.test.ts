@@ -7,6 +7,7 @@ import {
   MAX_POLL_DELAY_MS,
   MIN_POLL_DELAY_MS,
   nextPollDelay,
+  pollScheduleWith,
   POLLING_POLICY,
   type PollHistory,
   type PollObservation,
@@ -185,6 +186,26 @@ describe("nextPollDelay: determinism", () => {
   });
 });
 
+
+describe("pollScheduleWith: the same schedule with a knob changed (what the bench's --frontier measures)", () => {
+  test("with nothing changed it is nextPollDelay, on 5,000 random histories", () => {
+    const rand = mulberry32(31337);
+    const same = pollScheduleWith({});
+    for (let i = 0; i < 5_000; i++) {
+      const h = randomHistory(rand);
+      if (same(h) !== nextPollDelay(h)) throw new Error(`differs for ${JSON.stringify(h)}`);
+    }
+  });
+
+  test.each([
+    ["a wider watch window", { windowAgeFraction: 0.03 }, history([{ age: 5 * H, p: 0 }, { age: 6 * H, p: 0 }]), 55 * S + 0.03 * 6 * H],
+    ["a longer base", { windowBaseMs: 65 * S }, history([{ age: 5 * H, p: 0 }, { age: 6 * H, p: 0 }]), 65 * S + 0.015 * 6 * H],
+    ["finalizing polled less often", { briskMaxMs: 60 * S, briskGrowth: 0 }, history([{ age: 5 * H, p: 0.9 }, { age: 6 * H, status: "finalizing", p: 1 }]), 60 * S],
+  ] as [string, Parameters<typeof pollScheduleWith>[0], PollHistory, number][])("%s: the knob changes the wait", (_label, overrides, h, expected) => {
+    expect(pollScheduleWith(overrides)(h)).toBe(Math.round(expected));
+    expect(nextPollDelay(h)).not.toBe(Math.round(expected));
+  });
+});
 
 /** Observations at the given ages (hours) with the given progress fractions. */
 const at = (points: [hours: number, p: number | null][], extra: Partial<PollHistory> = {}) =>
