@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readConfig } from "./config";
 import { AppError, type ErrorCode, HTTP_STATUS_BY_CODE } from "./errors";
 
 /** The error body every route answers with: `{ "error": { "code", "message" } }`. */
@@ -73,4 +74,14 @@ export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, value: un
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length > 0 ? issue.path.join(".") : "body";
   return `${field}: ${issue.message}`;
+}
+
+/**
+ * The host (and port) the client addressed: the `Host` header. On Vercel, whose edge terminates
+ * the connection and rewrites `Host`, its `X-Forwarded-Host` instead; anywhere else that header is
+ * whatever the client chose to send, so it is ignored. Falls back to the request URL's host.
+ */
+export function clientHost(request: { headers: { get(name: string): string | null }; url: string }): string {
+  const forwarded = readConfig().onVercel ? request.headers.get("x-forwarded-host")?.split(",")[0]?.trim() : undefined;
+  return forwarded || request.headers.get("host")?.trim() || new URL(request.url).host;
 }

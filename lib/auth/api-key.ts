@@ -2,7 +2,7 @@ import "server-only";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
-import { route } from "@/lib/http";
+import { clientHost, route } from "@/lib/http";
 import { isSessionValid as hasValidSessionCookie } from "./session";
 
 /**
@@ -49,6 +49,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * A cookie travels with requests other sites make, so a session must not authorise a state
  * change that a browser says came from elsewhere (CSRF). Bearer keys are not sent by browsers
  * on their own, so they need no such check. Requests without these headers are not browsers'.
+ * `Origin` is compared with the host the client actually used ({@link clientHost}), never with
+ * `request.url`, which under `next start` names the server's own listening address.
  */
 function isCrossSiteStateChange(request: Request): boolean {
   if (SAFE_METHODS.has(request.method.toUpperCase())) return false;
@@ -57,7 +59,7 @@ function isCrossSiteStateChange(request: Request): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return false;
   try {
-    return new URL(origin).host !== new URL(request.url).host;
+    return new URL(origin).host.toLowerCase() !== clientHost(request).toLowerCase();
   } catch {
     return true;
   }

@@ -2,6 +2,7 @@ import "server-only";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { cookies, headers } from "next/headers";
 import { readConfig } from "@/lib/config";
+import { clientHost } from "@/lib/http";
 
 /**
  * The dashboard session: an HTTP-only cookie holding `v1.<payload>.<signature>`, where the payload
@@ -152,19 +153,22 @@ export function shouldUseSecureCookie(request: { protocol: string; host: string 
 export async function currentRequestOrigin(): Promise<{ protocol: string; host: string }> {
   const incoming = await headers();
   const forwardedProto = incoming.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
-  const host = incoming.get("x-forwarded-host")?.split(",")[0]?.trim() || incoming.get("host") || "";
+  const host = clientHost({ headers: incoming, url: "http://unknown" });
   // Next sets x-forwarded-proto itself for the connection it accepted; a TLS proxy in front overrides it.
   return { protocol: forwardedProto === "https" ? "https" : "http", host };
 }
 
 /**
- * Only same-site paths are followed after sign-in, never `//evil.example` or `https://…`, so the
- * `next` parameter cannot be used to send someone elsewhere.
+ * Only same-origin paths are followed after sign-in, so the `next` parameter cannot send someone
+ * elsewhere. A path starts with one `/` and holds no control or whitespace character (browsers drop
+ * tabs and newlines from URLs, so `/\t/evil.example` is `//evil.example` to them, and a newline
+ * would break the `Location` header), no backslash (read as `/` by browsers) and no `//`; it does
+ * not lead back to the sign-in page. Anything else falls back to `fallback`.
  */
 export function safeNextPath(next: unknown, fallback = "/batches"): string {
-  if (typeof next !== "string" || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) {
-    return fallback;
-  }
+  if (typeof next !== "string" || next.length > 2048 || !next.startsWith("/")) return fallback;
+  // Control characters (C0, DEL, C1), any Unicode whitespace, backslashes.
+  if (/[\u0000-\u001f\u007f-\u009f\s\\]/u.test(next) || next.includes("//")) return fallback;
   if (next.startsWith("/sign-in")) return fallback;
   return next;
 }

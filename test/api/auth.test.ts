@@ -179,6 +179,36 @@ describe("dashboard sessions", () => {
     expect(response.status).toBe(201);
   });
 
+  // Under `next start` every request.url names the server's own address (localhost:PORT), whatever
+  // host the browser used: the Origin must be compared with the Host the client sent.
+  const UNDER_NEXT_START = "http://localhost:3000/api/endpoints";
+  // An empty body: 400 invalid_request once past authentication, 401 if refused before.
+  const postEndpoint = (headers: Record<string, string>) =>
+    (endpoints.POST as (request: Request) => Promise<Response>)(
+      new Request(UNDER_NEXT_START, {
+        method: "POST",
+        headers: { cookie: sessionCookie(), "content-type": "application/json", ...headers },
+        body: "{}",
+      }),
+    );
+  const ON_VERCEL = { VERCEL: "1", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: undefined, INNGEST_DEV: undefined, DATABASE_URL: "postgres://127.0.0.1:1/unused" };
+
+  test.each([
+    ["from 127.0.0.1 to 127.0.0.1", { host: "127.0.0.1:3000", origin: "http://127.0.0.1:3000" }, {}],
+    ["with a host in another case", { host: "BatchWatch.example:3000", origin: "http://batchwatch.example:3000" }, {}],
+    ["on Vercel, to the host its edge forwards", { host: "internal.vercel", "x-forwarded-host": "bw.example", origin: "https://bw.example" }, ON_VERCEL],
+  ])("a genuine same-origin state change %s is accepted", async (_name, headers: Record<string, string>, env) => {
+    await withEnv(env, async () => expect((await postEndpoint(headers)).status).toBe(400));
+  });
+
+  test.each([
+    ["claiming the server's own address", { host: "attacker.example", origin: "http://localhost:3000" }, {}],
+    ["naming a forwarded host off Vercel", { host: "attacker.example", "x-forwarded-host": "localhost:3000", origin: "http://localhost:3000" }, {}],
+    ["with a host that differs only in port", { host: "127.0.0.1:3000", origin: "http://127.0.0.1:3001" }, {}],
+  ])("a cross-origin state change %s is refused", async (_name, headers: Record<string, string>, env) => {
+    await withEnv(env, async () => expect((await postEndpoint(headers)).status).toBe(401));
+  });
+
   test("a session check that throws fails closed", async () => {
     setSessionValidator(() => {
       throw new Error("session store down");

@@ -149,4 +149,21 @@ describe("signing in", () => {
     }
     expect(safeNextPath("/sign-in?next=/sign-in")).toBe("/batches");
   });
+
+  // What a browser would do with each: follow it off-site, or (newline) break the Location header.
+  test.each([
+    ["a tab after the slash", "/\t/evil.example"],
+    ["a newline after the slash", "/\n/x"],
+    ["a carriage return", "/\r/evil.example"],
+    ["a NUL", "/\u0000/evil.example"],
+    ["a space", "/ /evil.example"],
+    ["a DEL", "/\u007f/evil.example"],
+    ["a C1 control", "/\u0085/evil.example"],
+    ["a no-break space", "/\u00a0/evil.example"],
+    ["a backslash later on", "/batches\\..\\/evil.example"],
+    ["a double slash later on", "/batches//evil.example"],
+    ["a scheme-relative URL", "//evil.example"],
+  ])("falls back to /batches for a next path with %s", (_what, next) => {
+    expect(safeNextPath(next)).toBe("/batches");
+  });
 });
