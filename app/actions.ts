@@ -21,6 +21,7 @@ import { actionError, formFields } from "@/lib/dashboard/action-errors";
 import type { ActionState, CreateEndpointState } from "@/lib/dashboard/action-state";
 import { recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { isAcceptedApiKey } from "@/lib/dashboard/sign-in";
+import { storableString } from "@/lib/storable";
 
 /**
  * Every dashboard mutation. Each one checks the session first (a server action is a public POST
@@ -69,7 +70,7 @@ export async function signOutAction(): Promise<void> {
   redirect("/sign-in?signed_out=1");
 }
 
-const deliveryIdSchema = z.object({ deliveryId: z.string().min(1).max(200), returnTo: z.string().max(2048).optional() });
+const deliveryIdSchema = z.object({ deliveryId: storableString().min(1).max(200), returnTo: z.string().max(2048).optional() });
 
 export async function resendDeliveryAction(_previous: ActionState, formData: FormData): Promise<ActionState> {
   const fields = formFields(formData);

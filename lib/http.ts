@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { readConfig } from "./config";
 import { AppError, type ErrorCode, HTTP_STATUS_BY_CODE } from "./errors";
+import { storableJson } from "./storable";
 
 /** The error body every route answers with: `{ "error": { "code", "message" } }`. */
 export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
@@ -48,7 +49,10 @@ export async function readTextBody(request: Request, maxBytes: number): Promise<
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Parses a JSON body and validates it; the error names the first offending field. */
+/**
+ * Parses a JSON body and validates it; the error names the first offending field. Strings and keys
+ * Postgres cannot store, and nesting deeper than MAX_JSON_DEPTH, are refused (lib/storable.ts).
+ */
 export async function readJsonBody<Schema extends z.ZodType>(
   request: Request,
   schema: Schema,
@@ -61,6 +65,8 @@ export async function readJsonBody<Schema extends z.ZodType>(
   } catch {
     throw new AppError("invalid_json", "request body is not valid JSON");
   }
+  // Checked first, without recursion, so that no schema ever walks a 5,000-deep nesting.
+  parseOrThrow(storableJson(z.unknown()), value);
   return parseOrThrow(schema, value);
 }
 

@@ -1,4 +1,5 @@
 import "server-only";
+import { isStorableText, storableString } from "@/lib/storable";
 import { z } from "zod";
 import type { Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
@@ -23,8 +24,8 @@ const param = <T extends z.ZodType>(schema: T) => z.preprocess((value) => emptyA
 const batchFiltersSchema = z.object({
   status: param(z.enum(UNIFIED_STATUSES).optional()).catch(undefined),
   provider: param(z.enum(PROVIDER_NAMES).optional()).catch(undefined),
-  q: param(z.string().trim().max(512).optional()).catch(undefined),
-  cursor: param(z.string().max(512).optional()).catch(undefined),
+  q: param(storableString().trim().max(512).optional()).catch(undefined),
+  cursor: param(storableString().max(512).optional()).catch(undefined),
 });
 
 export type BatchFilters = z.infer<typeof batchFiltersSchema>;
@@ -151,7 +152,7 @@ export async function loadBatchPage(
   batchId: string,
   kind?: JobKind,
 ): Promise<BatchPage | null> {
-  if (!(PROVIDER_NAMES as readonly string[]).includes(provider)) return null;
+  if (!(PROVIDER_NAMES as readonly string[]).includes(provider) || !isStorableText(batchId)) return null;
   let detail: JobDetail;
   try {
     detail = await getJobDetail(db, provider as ProviderName, batchId, kind);

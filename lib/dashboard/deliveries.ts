@@ -1,4 +1,5 @@
 import "server-only";
+import { isStorableDate } from "@/lib/storable";
 import { z } from "zod";
 import type { Queryable } from "@/lib/db";
 import { deliverySummaryColumns, deliverySummaryFromRow, type DeliverySummary, type DeliverySummaryRow } from "@/lib/jobs/queries";
@@ -81,7 +82,7 @@ export const recoverSinceSchema = z.object({
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/, "Enter a date and time.")
     .transform((value) => new Date(`${value}Z`))
-    .refine((date) => !Number.isNaN(date.getTime()), "Enter a valid date and time."),
+    .refine(isStorableDate, "Enter a valid date and time, from 1970 on."),
 });
 
 /** The default "recover since" value: 24 hours ago, in the UTC `datetime-local` format. */

@@ -1,4 +1,5 @@
 import "server-only";
+import { storableString } from "@/lib/storable";
 import { z } from "zod";
 import type { Queryable } from "@/lib/db";
 import { decodeCursor, encodeCursor } from "@/lib/db/cursor";
@@ -42,7 +43,7 @@ const DELIVERY_ID = /^[A-Za-z0-9_-]{1,200}$/;
 export const endpointDeliveriesQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(ENDPOINT_DELIVERIES_MAX_LIMIT).default(25),
-    cursor: z.string().min(1).max(512).optional(),
+    cursor: storableString().min(1).max(512).optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "@/lib/errors";
 import { parseOrThrow } from "@/lib/http";
+import { storableString } from "@/lib/storable";
 import { isProviderName } from "@/lib/providers";
 import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES, type ProviderName } from "@/lib/providers/types";
 
@@ -26,7 +27,7 @@ export function parseProviderName(value: unknown, field = "provider"): ProviderN
 const listQuerySchema = z.object({
   status: z.enum(UNIFIED_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(512).optional(),
+  cursor: storableString().min(1).max(512).optional(),
 });
 
 /** The query of `GET /api/batches`; empty parameters count as absent. */
@@ -39,6 +40,13 @@ export function parseListQuery(searchParams: URLSearchParams) {
   );
   const provider = raw.provider === undefined ? undefined : parseProviderName(raw.provider);
   return { ...parseOrThrow(listQuerySchema, raw), provider };
+}
+
+const batchIdParamSchema = z.object({ batchId: storableString().min(1, "is required").max(512) });
+
+/** The provider's batch id from a path's catch-all segments (Gemini ids hold a slash). */
+export function parseBatchIdParam(segments: readonly string[]): string {
+  return parseOrThrow(batchIdParamSchema, { batchId: segments.join("/") }).batchId;
 }
 
 /** `?kind=` on the single-job routes, to pick among jobs of different kinds with the same id. */

@@ -3,6 +3,7 @@ import { readConfig } from "@/lib/config";
 import type { Database, Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { parseOrThrow } from "@/lib/http";
+import { storableJson, storableString } from "@/lib/storable";
 import { sendAfterResponse } from "@/lib/events/dispatch";
 import { getJob, recordJobEvent, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
 import { type BatchTrackedData, batchTrackedEvent, type OutgoingEvent, signalReceivedEvent } from "@/lib/events/definitions";
@@ -20,12 +21,13 @@ export const MAX_METADATA_BYTES = 4 * 1024;
 export const trackInputSchema = z
   .object({
     provider: z.string(),
-    batchId: z.string().trim().min(1, "is required").max(512),
+    batchId: storableString().trim().min(1, "is required").max(512),
     kind: z.enum(JOB_KINDS, { message: `must be one of ${JOB_KINDS.join(", ")}` }).optional(),
-    evalId: z.string().trim().min(1).max(512).optional(),
-    webhookUrl: z.string().max(2048).optional(),
-    endpoint: z.string().trim().min(1).max(100).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    evalId: storableString().trim().min(1).max(512).optional(),
+    webhookUrl: storableString().max(2048).optional(),
+    endpoint: storableString().trim().min(1).max(100).optional(),
+    // Also reached from `batch/tracked` events, not only through readJsonBody: checked here too.
+    metadata: storableJson(z.record(z.string(), z.unknown())).optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import type { Database } from "@/lib/db";
+import { toStorableJson, toStorableText } from "@/lib/storable";
 import { nowDate } from "@/lib/clock";
 import { findJob, recordJobEvent } from "@/lib/jobs/store";
 import { sendAfterResponse } from "@/lib/events/dispatch";
@@ -35,6 +36,14 @@ export async function acceptNativeSignal(
   signal: NativeSignal,
   send: EventSender,
 ): Promise<{ duplicate: boolean; inboundEventId: number }> {
+  // A signed event is the provider's word and is kept even when Postgres could not store it as is.
+  signal = {
+    ...signal,
+    webhookId: toStorableText(signal.webhookId),
+    eventType: toStorableText(signal.eventType),
+    objectId: signal.objectId === null ? null : toStorableText(signal.objectId),
+    payload: toStorableJson(signal.payload),
+  };
   const receipt =
     signal.kind && signal.objectId
       ? signalReceiptForStatement(

@@ -4,12 +4,15 @@ import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
 import { previewRecovery, recoverFailedDeliveries } from "@/lib/deliver/resend";
 import { readJsonBody } from "@/lib/http";
+import { isStorableDate } from "@/lib/storable";
 
 export const dynamic = "force-dynamic";
 
 const recoverSchema = z
   .object({
-    since: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z" }),
+    since: z.iso
+      .datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z" })
+      .refine((text) => isStorableDate(new Date(text)), "must be a date-time from 1970-01-01 to 9999-12-31"),
     dryRun: z.boolean().optional(),
   })
   .strict();

@@ -2,7 +2,7 @@ import { authenticatedRoute } from "@/lib/auth/api-key";
 import { getDb } from "@/lib/db";
 import { streamJobResults } from "@/lib/jobs/results";
 import { getJobDetail, requireTrackedJob } from "@/lib/jobs/queries";
-import { parseKindParam, parseProviderName } from "@/lib/jobs/requests";
+import { parseBatchIdParam, parseKindParam, parseProviderName } from "@/lib/jobs/requests";
 
 export const dynamic = "force-dynamic";
 
@@ -19,7 +19,7 @@ export const GET = authenticatedRoute<Context>(async (request, { params }) => {
   const { provider: providerParam, batchId: segments } = await params;
   const provider = parseProviderName(providerParam);
   const wantsResults = segments.length > 1 && segments.at(-1) === "results";
-  const batchId = (wantsResults ? segments.slice(0, -1) : segments).join("/");
+  const batchId = parseBatchIdParam(wantsResults ? segments.slice(0, -1) : segments);
   const kind = parseKindParam(new URL(request.url).searchParams);
   const db = await getDb();
 
