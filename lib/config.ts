@@ -30,6 +30,9 @@ const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER, why = "") 
       return parsed;
     });
 
+/** Retries of a delivery after its first attempt: Inngest allows at most 20 (about two days here). */
+export const MAX_DELIVERY_RETRIES = 20;
+
 /** Each poll costs two steps (poll and sleep), and one Inngest run holds at most 1,000 steps. */
 export const MAX_POLLS_PER_RUN = 450;
 /**
@@ -84,6 +87,7 @@ const configSchema = z.object({
   BATCHWATCH_RETENTION_DAYS: positiveInt(30),
   BATCHWATCH_DELIVERY_TIMEOUT_MS: positiveInt(15_000, MAX_DELIVERY_TIMEOUT_MS, FITS_A_STEP),
   BATCHWATCH_PROVIDER_TIMEOUT_MS: positiveInt(30_000, MAX_PROVIDER_TIMEOUT_MS, FITS_A_STEP),
+  BATCHWATCH_DELIVERY_RETRIES: positiveInt(MAX_DELIVERY_RETRIES, MAX_DELIVERY_RETRIES, " (Inngest's limit)"),
   BATCHWATCH_POLLS_PER_RUN: positiveInt(200, MAX_POLLS_PER_RUN, " (each poll is two steps of a run, which holds at most 1,000)"),
   BATCHWATCH_ENCRYPTION_KEY: encryptionKey,
   BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: encryptionKey,
@@ -113,6 +117,8 @@ export interface Config {
   benchRoutes: boolean;
   retentionDays: number;
   deliveryTimeoutMs: number;
+  /** Retries of a delivery after its first attempt before it is given up (default and most: 20). */
+  deliveryRetries: number;
   /** The bound on every provider request. */
   providerTimeoutMs: number;
   /** Polls per watcher run before the watch continues in a fresh run. */
@@ -174,6 +180,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
     benchRoutes: raw.BATCHWATCH_BENCH_ROUTES,
     retentionDays: raw.BATCHWATCH_RETENTION_DAYS,
     deliveryTimeoutMs: raw.BATCHWATCH_DELIVERY_TIMEOUT_MS,
+    deliveryRetries: raw.BATCHWATCH_DELIVERY_RETRIES,
     providerTimeoutMs: raw.BATCHWATCH_PROVIDER_TIMEOUT_MS,
     pollsPerRun: raw.BATCHWATCH_POLLS_PER_RUN,
     encryptionKey: raw.BATCHWATCH_ENCRYPTION_KEY,

@@ -1,10 +1,14 @@
 import { RetryAfterError } from "inngest";
 import { inngest } from "@/inngest/client";
 import { deliveryRequested } from "@/inngest/events";
+import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
 import { attemptDelivery, DELIVERY_RETRIES, markDeliveryFailed } from "@/lib/deliver/attempt";
 
 export { DELIVERY_RETRIES };
+
+/** The SDK types `retries` as 0–20; the config allows 1–20. */
+type DeliveryRetries = NonNullable<Parameters<typeof inngest.createFunction>[0]["retries"]>;
 
 /**
  * `delivery/requested` → one signed POST per attempt, retried with backoff (and the receiver's
@@ -23,11 +27,12 @@ export const deliverWebhook = inngest.createFunction(
     id: "deliver-webhook",
     name: "Deliver a webhook",
     triggers: [deliveryRequested],
-    retries: DELIVERY_RETRIES,
+    // Read when the function is defined: the engine learns it when the app syncs.
+    retries: readConfig().deliveryRetries as DeliveryRetries,
     singleton: { key: "event.data.deliveryId", mode: "cancel" },
     onFailure: async ({ event, error }) => {
       const deliveryId = (event.data.event.data as { deliveryId: string }).deliveryId;
-      await markDeliveryFailed(await getDb(), deliveryId, `gave up after ${DELIVERY_RETRIES + 1} attempts: ${error.message}`);
+      await markDeliveryFailed(await getDb(), deliveryId, `gave up after ${readConfig().deliveryRetries + 1} attempts: ${error.message}`);
     },
   },
   async ({ event, step, runId, attempt }) => {

@@ -1,4 +1,4 @@
-import { readConfig } from "@/lib/config";
+import { MAX_DELIVERY_RETRIES, readConfig } from "@/lib/config";
 import type { Database, Queryable } from "@/lib/db";
 import { now, nowDate } from "@/lib/clock";
 import { AppError } from "@/lib/errors";
@@ -15,8 +15,11 @@ export const ENDPOINT_MAX_FAILING_MS = 5 * 24 * 3_600_000;
 /** The longest wait between two attempts, whatever a receiver's Retry-After asks. */
 export const MAX_RETRY_DELAY_MS = 4 * 3_600_000;
 const FIRST_RETRY_DELAY_MS = 30_000;
-/** Retries after the first attempt: 30 s doubling to 4 h spans about two days before a delivery is given up. */
-export const DELIVERY_RETRIES = 20;
+/**
+ * Retries after the first attempt: 30 s doubling to 4 h spans about two days before a delivery is
+ * given up. BATCHWATCH_DELIVERY_RETRIES may lower it (the engine suite does, to see a run fail for good).
+ */
+export const DELIVERY_RETRIES = MAX_DELIVERY_RETRIES;
 
 /** Why a failed delivery stopped (`deliveries.closed_reason`); null while it may still be attempted. */
 export const CLOSED_REASONS = ["gave_up", "gone", "endpoint_disabled", "subscription_disabled", "sent_once"] as const;
@@ -85,7 +88,7 @@ export async function attemptDelivery(
   const accepted = result.ok && result.accepted;
   const retryAfterMs = retryDelayMs(run.attempt, result.ok ? parseRetryAfterMs(result.headers, now()) : undefined);
   // No retry is scheduled after the last attempt (the run then fails and the delivery is given up).
-  const nextAttemptAt = accepted || statusCode === 410 || run.attempt >= DELIVERY_RETRIES ? null : new Date(attemptedAt.getTime() + retryAfterMs);
+  const nextAttemptAt = accepted || statusCode === 410 || run.attempt >= config.deliveryRetries ? null : new Date(attemptedAt.getTime() + retryAfterMs);
 
   const stillOpen = await db.transaction(async (tx) => {
     await tx.query(

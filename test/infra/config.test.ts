@@ -43,6 +43,7 @@ describe("start-up errors name the variable", () => {
     ["polls per run that are not a number", { BATCHWATCH_POLLS_PER_RUN: "lots" }, "BATCHWATCH_POLLS_PER_RUN", /whole number/],
     ["polls per run past Inngest's step limit", { BATCHWATCH_POLLS_PER_RUN: "451" }, "BATCHWATCH_POLLS_PER_RUN", /at most 450/],
     ["a provider timeout of zero", { BATCHWATCH_PROVIDER_TIMEOUT_MS: "0" }, "BATCHWATCH_PROVIDER_TIMEOUT_MS", /positive/],
+    ["more delivery retries than Inngest allows", { BATCHWATCH_DELIVERY_RETRIES: "21" }, "BATCHWATCH_DELIVERY_RETRIES", /at most 20/],
     ["a delivery timeout that is not whole", { BATCHWATCH_DELIVERY_TIMEOUT_MS: "1.5" }, "BATCHWATCH_DELIVERY_TIMEOUT_MS", /whole number/],
     ["an encryption key of 16 bytes", { BATCHWATCH_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }, "BATCHWATCH_ENCRYPTION_KEY", /32 random bytes/],
     ["a previous encryption key that is not base64", { BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: "not base64!" }, "BATCHWATCH_ENCRYPTION_KEY_PREVIOUS", /32 random bytes/],

@@ -13,7 +13,7 @@ export const WEBHOOK_SECRET = process.env.BATCH_WEBHOOK_SECRET!;
 /** What the fake OpenAI signs its webhooks with, and the app verifies them with. */
 export const OPENAI_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 11).toString("base64")}`;
 /** Small, so a watch continues in fresh runs and a failing delivery fails for good within minutes. */
-export const POLLS_PER_RUN = 2;
+export const POLLS_PER_RUN = 1;
 export const DELIVERY_RETRIES = 2;
 
 export type FakeOpenAI = Awaited<ReturnType<typeof startFakeOpenAI>>;
@@ -105,6 +105,7 @@ export async function startStack(mode: EngineMode): Promise<Stack> {
 }
 
 export interface RegisteredFunction {
+  id: string;
   slug: string;
   triggers: { type: "EVENT" | "CRON"; value: string; condition: string | null }[] | null;
   configuration: {
@@ -119,7 +120,7 @@ export const APP_ID = "batchwatch";
 /** The app's functions as the engine has them. */
 export async function registeredFunctions(engine: Engine): Promise<RegisteredFunction[]> {
   const { apps } = await engine.gql<{ apps: { name: string; error: string | null; functions: RegisteredFunction[] }[] }>(`{
-    apps { name error functions { slug triggers { type value condition }
+    apps { name error functions { id slug triggers { type value condition }
       configuration { retries { value } concurrency { scope key limit { value } } singleton { mode key } } } }
   }`);
   return apps.find((app) => app.name === APP_ID)?.functions ?? [];
