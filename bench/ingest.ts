@@ -77,12 +77,12 @@ function partCases(ctx: HttpContext): Case[] {
   return [
     {
       key: "openai-bad-signature",
-      label: "  part: openai route, bad signature (401)",
+      label: "  part: openai route, bad signature (400)",
       saturationOnly: true,
       target: {
         url: ctx.nextUrl,
         pid: ctx.nextPid,
-        okStatus: 401,
+        okStatus: 400, // invalid_signature (lib/errors.ts)
         next: () => {
           const spec = fresh();
           return { ...spec, headers: { ...spec.headers, "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } };
@@ -289,6 +289,7 @@ export async function runIngest(ctx: HttpContext, options: SectionOptions): Prom
       `outage run (100 req/s, ${options.quick ? 6 : 15} s, event API down for the middle third): ${outage.run.ok}/${outage.run.requests} answered 2xx, ` +
         `p99 ${outage.run.latencyMs.p99} ms; ${pgStats.refused} sends refused while down; ` +
         (outage.drained ? `every outbox entry sent ${outage.drainedInMs} ms after the run` : `${outage.unsent} entries still unsent 30 s after the run`),
+      `the Postgres server's event API took ${pgStats.events} events in ${pgStats.requests} sends (${(pgStats.events / Math.max(1, pgStats.requests)).toFixed(1)} per send: the answers of concurrent requests share one)`,
     );
     let pgliteStats: EventApiStats | undefined;
     if (pglite && openaiPglite) {

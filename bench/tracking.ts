@@ -47,9 +47,25 @@ export async function runTracking(ctx: HttpContext, options: SectionOptions): Pr
       }),
     },
   };
+  // Where tracking's time goes: the same request with a wrong key is turned away by proxy.ts (Next
+  // plus the proxy, no route); the rest is the route's own work.
+  const refused: Case = {
+    key: "tracking-bad-key",
+    label: "  part: POST /api/batches, wrong API key (401 from proxy.ts)",
+    saturationOnly: true,
+    target: {
+      url: ctx.nextUrl,
+      pid: ctx.nextPid,
+      okStatus: 401,
+      next: () => {
+        const spec = track.target.next();
+        return { ...spec, headers: { ...spec.headers, authorization: "Bearer not-the-key" } };
+      },
+    },
+  };
   const bare = await startBareVerifier(ctx);
   try {
-    const cases: Case[] = [...anchorCases(ctx, bare), track];
+    const cases: Case[] = [...anchorCases(ctx, bare), refused, track];
     for (const c of cases) await smoke(c);
     const rounds = await runRounds(SECTION, cases, settings);
     const judged = judgedRounds(rounds);
