@@ -140,7 +140,26 @@ export class ConfigError extends Error {
   }
 }
 
+const CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof RawConfig)[];
+let cached: { fingerprint: string; config: Config } | undefined;
+
+/**
+ * The configuration from `env` (default: the process environment). Reading the environment is
+ * cheap and parsing it is not, and routes read it several times per request: the process
+ * environment's parse is kept while its variables keep their values (compared on every call, so a
+ * changed variable is seen at once).
+ */
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  if (env !== process.env) return parseConfig(env);
+  let fingerprint = "";
+  for (const name of CONFIG_VARIABLES) fingerprint += `${env[name] ?? "\u0001"}\u0000`;
+  if (cached?.fingerprint === fingerprint) return cached.config;
+  const config = parseConfig(env);
+  cached = { fingerprint, config };
+  return config;
+}
+
+function parseConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError, readConfig, warnAboutDevelopmentFlags } from "@/lib/config";
+import { withEnv } from "../helpers/env";
 
 const base = { NODE_ENV: "test" } as NodeJS.ProcessEnv;
 
@@ -114,5 +115,21 @@ describe("development flags", () => {
 
   test("a production configuration announces nothing", () => {
     expect(warnAboutDevelopmentFlags(readConfig(base))).toEqual([]);
+  });
+});
+
+describe("the process environment", () => {
+  test("is parsed again as soon as a variable changes, and an invalid value is refused every time", async () => {
+    await withEnv({ BATCHWATCH_API_KEY: "first", BATCHWATCH_RETENTION_DAYS: undefined }, async () => {
+      expect(readConfig().apiKeys).toEqual(["first"]);
+      expect(readConfig()).toBe(readConfig());
+      process.env.BATCHWATCH_API_KEY = "second";
+      expect(readConfig().apiKeys).toEqual(["second"]);
+      process.env.BATCHWATCH_RETENTION_DAYS = "soon";
+      expect(() => readConfig()).toThrow(ConfigError);
+      expect(() => readConfig()).toThrow(ConfigError);
+      delete process.env.BATCHWATCH_RETENTION_DAYS;
+      expect(readConfig().retentionDays).toBe(30);
+    });
   });
 });
