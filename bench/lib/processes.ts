@@ -208,9 +208,9 @@ export function cpuMs(pid: number): number | null {
 }
 
 /**
- * Waits until a server has finished what an earlier load run left in flight (autocannon stops
- * reading at the end of its duration, the server does not): until it uses under `busyShare` of a
- * core over `windowMs`, at most `maxMs`. Returns how long it waited.
+ * Waits until a server has finished what a load run left for it (the sends a request leaves for
+ * after its answer): until it uses under `busyShare` of a core over `windowMs`, at most `maxMs`.
+ * Returns how long it waited.
  */
 export async function waitIdle(pid: number, { busyShare = 0.05, windowMs = 300, maxMs = 20_000 } = {}): Promise<number> {
   const started = performance.now();
