@@ -70,8 +70,8 @@ export async function receivedExactly(receiver: Receiver, count: number, timeout
 }
 
 export async function attemptsOf(stack: Stack, deliveryId: string) {
-  return stack.db.query<{ run_id: string; attempt: number; status_code: number | null }>(
-    "SELECT run_id, attempt, status_code FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempted_at",
+  return stack.db.query<{ run_id: string; attempt: number; status_code: number | null; attempted_at: Date }>(
+    "SELECT run_id, attempt, status_code, attempted_at FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempted_at",
     [deliveryId],
   );
 }
@@ -190,6 +190,33 @@ export function engineSuite(mode: EngineMode): void {
       }
     });
 
+    test(
+      mode === "dev"
+        ? "10. INNGEST_DEV is announced loudly at start-up, and /api/inngest then runs a call nobody signed"
+        : "10. request signing is on: /api/inngest refuses a call the engine did not sign, and no dev-mode warning is printed",
+      async () => {
+        // A call as the engine makes it, for the harmless retention cron, without X-Inngest-Signature.
+        const unsigned = await fetch(`${stack.app.serveUrl}?fnId=${APP_ID}-prune-retention&stepId=step`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            event: { name: "inngest/scheduled.timer", data: { cron: "TZ=UTC 30 3 * * *" } },
+            events: [{ name: "inngest/scheduled.timer", data: { cron: "TZ=UTC 30 3 * * *" } }],
+            steps: {},
+            ctx: { run_id: "01JENGINESUITEUNSIGNED0000", attempt: 0, stack: { stack: [], current: 0 } },
+            version: 1,
+          }),
+        });
+        if (mode === "dev") {
+          expect(stack.app.log()).toContain("INNGEST_DEV is on");
+          expect(unsigned.status, await unsigned.clone().text()).toBeLessThan(300);
+        } else {
+          expect(stack.app.log()).not.toContain("INNGEST_DEV is on");
+          expect(unsigned.status, await unsigned.clone().text()).toBe(401);
+        }
+      },
+    );
+
     test("1. tracked through POST /api/batches: the watcher sleeps and polls, and the subscriber gets exactly one verified batch.completed", async () => {
       const hooks = await receiver();
       const batchId = simulatedBatch("60s");
@@ -238,8 +265,13 @@ export function engineSuite(mode: EngineMode): void {
       expect(delivery).toMatchObject({ id: [...ids][0], status: "delivered", attempt_count: 3 });
       const attempts = await attemptsOf(stack, delivery!.id);
       expect(attempts.map((attempt) => attempt.status_code)).toEqual([500, 500, 200]);
-      // One run, retried by the engine: the attempts share its run id.
+      // One run, retried by the engine: the attempts share its run id, and its attempt counts per step.
       expect(new Set(attempts.map((attempt) => attempt.run_id)).size).toBe(1);
+      expect(attempts.map((attempt) => attempt.attempt)).toEqual([1, 2, 3]);
+      // The engine waited as the app's RetryAfterError asked (30 s, then 60 s), not its own 15 s / 30 s.
+      const gaps = attempts.slice(1).map((attempt, index) => attempt.attempted_at.getTime() - attempts[index]!.attempted_at.getTime());
+      expect(gaps[0]).toBeGreaterThanOrEqual(29_000);
+      expect(gaps[1]).toBeGreaterThanOrEqual(59_000);
     });
 
     test("3. a native OpenAI webhook cuts the long sleep short: delivered within seconds, and the sleeping watcher later ends without a second delivery", async () => {
