@@ -1,4 +1,6 @@
-import type { JobView } from "@/lib/jobs/queries";
+import { DEFAULT_EVENT_FILTER } from "@/lib/deliver/event-filter";
+import type { EtaView, JobView } from "@/lib/jobs/queries";
+import type { EtaGap } from "@/lib/watch/eta";
 import type { ProviderName, RequestCounts } from "@/lib/providers/types";
 
 /**
@@ -145,4 +147,41 @@ export function pathWithQuery(path: string, params: Record<string, string | stri
   }
   const text = query.toString();
   return text ? `${path}?${text}` : path;
+}
+
+const ETA_GAP_TEXT: Record<EtaGap, string> = {
+  not_started: "nothing processed yet",
+  no_progress_reported: "the provider reports no progress",
+  pace_not_established: "progress has not moved steadily for long enough",
+  stalled: "progress has stopped moving",
+  awaiting_finalizing: "every request is done; waiting for the provider to finalize",
+  cancelling: "cancelling",
+  overdue: "the predicted range has passed",
+};
+
+/**
+ * The ETA as the batch page says it: the expected time with its range, or plainly that there is
+ * not enough evidence yet (why, and the provider's deadline when known). Null once settled.
+ */
+export function etaText(eta: EtaView | null, now: number): string | null {
+  if (eta === null) return null;
+  if (eta.state === "estimated") {
+    const range = `between ${utcTime(eta.earliestAt)} and ${utcTime(eta.latestAt)}`;
+    const finishing = eta.basis === "finalizing" ? ", finalizing" : "";
+    const late = eta.pastDeadline ? " — past the provider's deadline at this pace" : "";
+    return `${relativeTime(eta.expectedAt, now)} (${range}${finishing})${late}`;
+  }
+  const deadline = eta.latestAt ? `; the provider ends it by ${utcTime(eta.latestAt)}` : "";
+  return `not enough evidence yet: ${ETA_GAP_TEXT[eta.reason]}${deadline}`;
+}
+
+const FILTER_SOURCE_NOTE = { own: "", endpoint: " (the endpoint's default)", default: " (default)" } as const;
+
+/** An event filter as one line: "the four outcomes" for the default set, else the types named; and where it comes from. */
+export function eventFilterText(events: readonly string[], source: keyof typeof FILTER_SOURCE_NOTE): string {
+  const isDefault =
+    events.length >= DEFAULT_EVENT_FILTER.length && DEFAULT_EVENT_FILTER.every((type) => events.includes(type));
+  const extra = events.filter((type) => !DEFAULT_EVENT_FILTER.includes(type as never));
+  const text = isDefault ? ["the four outcomes", ...extra].join(" + ") : events.join(", ");
+  return `${text}${FILTER_SOURCE_NOTE[source]}`;
 }

@@ -154,6 +154,39 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at DESC, id DESC) WHERE endpoint_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: "event filters, notices, honest outcomes, stall alerts and job groups",
+    sql: /* sql */ `
+      -- Event filters: a subscription's own (null: its endpoint's default, else the four outcomes).
+      ALTER TABLE subscriptions ADD COLUMN events text[];
+      ALTER TABLE endpoints ADD COLUMN events text[];
+      -- Job groups: the key a subscription was tracked with; a group settles once per membership.
+      ALTER TABLE subscriptions ADD COLUMN group_key text;
+      CREATE INDEX subscriptions_group ON subscriptions (group_key) WHERE group_key IS NOT NULL;
+      CREATE TABLE job_groups (
+        key text PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        -- Null while a batch of the group is unsettled (or joined after it settled).
+        settled_at timestamptz,
+        -- How many times it has settled: the number of its latest group.settled.
+        settlements integer NOT NULL DEFAULT 0
+      );
+      -- Notices (stalled, resumed, group settled) are deliveries too: one per subscription and topic.
+      -- A job's outcome keeps topic null and stays one per subscription.
+      ALTER TABLE deliveries ADD COLUMN topic text;
+      DROP INDEX deliveries_one_per_subscription;
+      CREATE UNIQUE INDEX deliveries_one_per_subscription ON deliveries (subscription_id)
+        WHERE subscription_id IS NOT NULL AND topic IS NULL;
+      CREATE UNIQUE INDEX deliveries_one_per_topic ON deliveries (subscription_id, topic)
+        WHERE subscription_id IS NOT NULL AND topic IS NOT NULL;
+      -- Honest outcomes: what the requests of a settled batch came to (all/partly failed, the common error).
+      ALTER TABLE jobs ADD COLUMN results jsonb;
+      -- Stall alerts: the stall in progress (null when moving) and how many there were.
+      ALTER TABLE jobs ADD COLUMN stall jsonb;
+      ALTER TABLE jobs ADD COLUMN stall_count integer NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_MIGRATION_VERSION = MIGRATIONS.at(-1)!.version;

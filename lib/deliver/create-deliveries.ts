@@ -5,7 +5,8 @@ import { deliveryRequestedEvent, type OutgoingEvent } from "@/lib/events/definit
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
 import { getJob, iso, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
 import type { RequestCounts } from "@/lib/providers/types";
-import { eventTypeFor, type UnifiedWebhookEvent } from "./unified-event";
+import { effectiveEventsSql } from "./event-filter";
+import { eventTypeFor, eventTypeSql, type UnifiedWebhookEvent } from "./unified-event";
 
 export type DeliveryCause = "settled" | "subscribed_after_settlement";
 
@@ -15,21 +16,24 @@ export function newDeliveryId(): string {
 }
 
 /**
- * Creates the one delivery of a settled job's outcome for every active subscription that has none
- * yet (the unique index makes this idempotent), with the outbox entries that send them.
+ * Creates the one delivery of a settled job's outcome for every active subscription whose event
+ * filter takes it and that has none yet (the unique index makes this idempotent), with the outbox
+ * entries that send them.
  */
 export async function createDeliveriesFor(
   tx: Queryable,
   job: JobRow,
   cause: DeliveryCause,
 ): Promise<{ deliveryIds: string[]; eventIds: string[] }> {
-  const subscriptions = await tx.query<SubscriptionRow>(
-    `SELECT s.* FROM subscriptions s
+  const type = eventTypeFor(job.kind, job.outcome!, job.provider_status);
+  const candidates = await tx.query<SubscriptionRow & { effective_events: string[] }>(
+    `SELECT s.*, ${effectiveEventsSql()} AS effective_events FROM subscriptions s
      WHERE s.job_id = $1 AND s.disabled_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.topic IS NULL)
      ORDER BY s.created_at`,
     [job.id],
   );
+  const subscriptions = candidates.filter((subscription) => subscription.effective_events.includes(type));
   const deliveryIds: string[] = [];
   const events: OutgoingEvent[] = [];
   for (const subscription of subscriptions) {
@@ -37,7 +41,7 @@ export async function createDeliveriesFor(
     const [row] = await tx.query<{ id: string }>(
       `INSERT INTO deliveries (id, job_id, subscription_id, endpoint_id, event_type, payload, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (subscription_id) WHERE subscription_id IS NOT NULL DO NOTHING
+       ON CONFLICT (subscription_id) WHERE subscription_id IS NOT NULL AND topic IS NULL DO NOTHING
        RETURNING id`,
       [newDeliveryId(), job.id, subscription.id, subscription.endpoint_id, payload.type, JSON.stringify(payload), nowDate()],
     );
@@ -64,6 +68,7 @@ export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>):
     endedAt: iso(job.provider_ended_at) ?? (job.settle_reason ? iso(job.settled_at) : null),
     metadata,
     ...(job.kind === "batch" ? {} : { detail: job.detail ?? null }),
+    ...(job.results ? { results: job.results } : {}),
   };
 }
 
@@ -72,14 +77,15 @@ const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
 
 /**
  * The reconciler's half for late subscribers: an active subscription to a settled job that still
- * has no delivery (its track-batch run failed for good) gets one now. Idempotent, like every
- * path into {@link createDeliveriesFor}.
+ * has no delivery although its filter takes the outcome (its track-batch run failed for good) gets
+ * one now. Idempotent, like every path into {@link createDeliveriesFor}.
  */
 export async function deliverToLateSubscribers(db: Database, send: EventSender): Promise<string[]> {
   const jobs = await db.query<{ id: string }>(
     `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
      WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
-       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id)
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.topic IS NULL)
+       AND ${eventTypeSql("j")} = ANY(${effectiveEventsSql()})
      LIMIT 200`,
     [new Date(nowDate().getTime() - LATE_SUBSCRIBER_GRACE_MS)],
   );

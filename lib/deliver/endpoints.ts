@@ -8,6 +8,8 @@ import { validateWebhookUrl } from "@/lib/security/destination-policy";
 import { encryptSecret } from "@/lib/security/secret-box";
 import { decodeSecret, generateWebhookSecret, SECRET_PREFIX } from "@/lib/security/standard-webhooks";
 import { iso } from "@/lib/jobs/store";
+import { DEFAULT_EVENT_FILTER, eventFilterSchema } from "./event-filter";
+import type { SubscribableEventType } from "./unified-event";
 
 /**
  * Named webhook endpoints: a URL plus a signing secret that batchwatch generates (or is given),
@@ -34,6 +36,10 @@ export interface EndpointView {
   firstFailureAt: string | null;
   /** When the rotated-out secret stops signing; null when no rotation is in progress. */
   previousSecretExpiresAt: string | null;
+  /** The default event filter of its subscriptions (those without a filter of their own). */
+  events: SubscribableEventType[];
+  /** Whether that filter was set (false: the four outcomes, the default). */
+  eventsSet: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -54,13 +60,14 @@ interface EndpointRow {
   last_success_at: Date | null;
   first_failure_at: Date | null;
   previous_secret_expires_at: Date | null;
+  events: string[] | null;
   created_at: Date;
   updated_at: Date;
 }
 
 // Never `SELECT *`: the encrypted secrets stay out of every read that is not signing.
 const VIEW_COLUMNS = `id, name, url, disabled_at, disabled_reason, consecutive_failures, last_success_at,
-  first_failure_at, previous_secret_expires_at, created_at, updated_at`;
+  first_failure_at, previous_secret_expires_at, events, created_at, updated_at`;
 
 function endpointView(row: EndpointRow): EndpointView {
   // An expired previous secret is no longer in use, so it is not reported as a rotation.
@@ -78,6 +85,8 @@ function endpointView(row: EndpointRow): EndpointView {
     lastSuccessAt: iso(row.last_success_at),
     firstFailureAt: iso(row.first_failure_at),
     previousSecretExpiresAt: previousExpiry,
+    events: [...((row.events ?? DEFAULT_EVENT_FILTER) as SubscribableEventType[])],
+    eventsSet: row.events !== null,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
   };
@@ -123,6 +132,8 @@ export const createEndpointSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-', starting with a letter or digit"),
     url: z.string().min(1).max(2048),
     secret: secretSchema.optional(),
+    /** The default event filter of its subscriptions (default: the four outcomes). */
+    events: eventFilterSchema.optional(),
   })
   .strict();
 
@@ -131,9 +142,11 @@ export const updateEndpointSchema = z
     url: z.string().min(1).max(2048).optional(),
     disabled: z.boolean().optional(),
     rotateSecret: z.literal(true).optional(),
+    /** A new default event filter; null goes back to the four outcomes. */
+    events: eventFilterSchema.nullable().optional(),
   })
   .strict()
-  .refine((value) => Object.keys(value).length > 0, { message: "give url, disabled or rotateSecret" });
+  .refine((value) => Object.keys(value).length > 0, { message: "give url, disabled, rotateSecret or events" });
 
 export type CreateEndpointInput = z.infer<typeof createEndpointSchema>;
 export type UpdateEndpointInput = z.infer<typeof updateEndpointSchema>;
@@ -153,9 +166,9 @@ export async function createEndpoint(db: Queryable, input: unknown): Promise<End
   const url = await checkedUrl(request.url);
   const secret = request.secret ?? generateWebhookSecret();
   const rows = await db.query<EndpointRow>(
-    `INSERT INTO endpoints (name, url, secret_encrypted) VALUES ($1, $2, $3)
+    `INSERT INTO endpoints (name, url, secret_encrypted, events) VALUES ($1, $2, $3, $4)
      ON CONFLICT (name) DO NOTHING RETURNING ${VIEW_COLUMNS}`,
-    [request.name, url, encryptSecret(secret)],
+    [request.name, url, encryptSecret(secret), request.events ?? null],
   );
   if (!rows[0]) throw new AppError("conflict", `an endpoint named "${request.name}" already exists`);
   return { endpoint: endpointView(rows[0]), secret };
@@ -205,6 +218,7 @@ export async function updateEndpoint(
        previous_secret_expires_at = CASE WHEN $4::text IS NULL THEN previous_secret_expires_at
                                          ELSE now() + make_interval(hours => $5) END,
        secret_encrypted = COALESCE($4, secret_encrypted),
+       events = CASE WHEN $7::boolean THEN $8::text[] ELSE events END,
        updated_at = now()
      WHERE id = $1 RETURNING ${VIEW_COLUMNS}`,
     [
@@ -214,6 +228,8 @@ export async function updateEndpoint(
       secret === null ? null : encryptSecret(secret),
       PREVIOUS_SECRET_VALIDITY_HOURS,
       disabledReason,
+      request.events !== undefined,
+      request.events ?? null,
     ],
   );
   if (!rows[0]) throw new AppError("not_found", `endpoint ${id} does not exist`);

@@ -25,16 +25,27 @@ export const FINE_TUNING_EVENT_TYPES = [
   "fine_tuning.job.cancelled",
 ] as const;
 export const EVAL_RUN_EVENT_TYPES = ["eval.run.succeeded", "eval.run.failed", "eval.run.canceled"] as const;
-export const WEBHOOK_EVENT_TYPES = [
+/** The outcome of a job, in every kind's spelling: what a subscription receives by default. */
+export const OUTCOME_EVENT_TYPES = [
   ...BATCH_EVENT_TYPES,
   ...RESPONSE_EVENT_TYPES,
   ...FINE_TUNING_EVENT_TYPES,
   ...EVAL_RUN_EVENT_TYPES,
-  "webhook.test",
 ] as const;
+/**
+ * Notices a subscriber opts into with its `events` filter: a batch stopped moving (`batch.stalled`)
+ * or moved again (`batch.resumed`); every batch of a job group settled (`group.settled`).
+ */
+export const NOTICE_EVENT_TYPES = ["batch.stalled", "batch.resumed", "group.settled"] as const;
+export type NoticeEventType = (typeof NOTICE_EVENT_TYPES)[number];
+/** Every event type a receiver may get: the one tuple of event names. */
+export const WEBHOOK_EVENT_TYPES = [...OUTCOME_EVENT_TYPES, ...NOTICE_EVENT_TYPES, "webhook.test"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
-/** The event types of a finished job (everything but an endpoint check's `webhook.test`). */
-export type JobEventType = Exclude<WebhookEventType, "webhook.test">;
+/** The event types of a finished job (an outcome: not a notice, nor an endpoint check's `webhook.test`). */
+export type JobEventType = (typeof OUTCOME_EVENT_TYPES)[number];
+/** What a subscription's (or an endpoint's default) `events` filter may name: everything but `webhook.test`. */
+export const SUBSCRIBABLE_EVENT_TYPES = [...OUTCOME_EVENT_TYPES, ...NOTICE_EVENT_TYPES] as const;
+export type SubscribableEventType = (typeof SUBSCRIBABLE_EVENT_TYPES)[number];
 
 /** Event types per kind and outcome, spelled as OpenAI spells them for its own kinds. */
 const EVENT_TYPE_BY_KIND: Record<JobKind, Record<Outcome, JobEventType>> = {
@@ -70,6 +81,15 @@ export function eventTypeFor(kind: JobKind, outcome: Outcome, providerStatus: st
     return "response.incomplete";
   }
   return EVENT_TYPE_BY_KIND[kind][outcome];
+}
+
+/** {@link eventTypeFor} as SQL over a settled job's row (alias `j`), generated from the same table. */
+export function eventTypeSql(j = "j"): string {
+  const arms = Object.entries(EVENT_TYPE_BY_KIND).flatMap(([kind, byOutcome]) =>
+    Object.entries(byOutcome).map(([outcome, type]) => `WHEN ${j}.kind = '${kind}' AND ${j}.outcome = '${outcome}' THEN '${type}'`),
+  );
+  return `(CASE WHEN ${j}.kind = 'response' AND ${j}.outcome = 'completed' AND ${j}.provider_status = 'incomplete'
+    THEN 'response.incomplete' ${arms.join(" ")} END)`;
 }
 
 export interface UnifiedWebhookEvent {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { OUTCOMES, SETTLE_REASONS } from "@/lib/deliver/unified-event";
+import { OUTCOMES, SETTLE_REASONS, SUBSCRIBABLE_EVENT_TYPES } from "@/lib/deliver/unified-event";
 import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES } from "@/lib/providers/types";
 
 /**
@@ -34,6 +34,10 @@ const batchTrackedData = z
     endpoint: z.string().min(1).max(100).optional(),
     metadata: jsonObject.optional(),
     subscriptionId: z.string().uuid().optional(),
+    /** The job group this batch joins (group.settled once every batch of the group has settled). */
+    group: z.string().min(1).max(200).optional(),
+    /** The subscription's event filter (default: its endpoint's, else the four outcomes). */
+    events: z.array(z.enum(SUBSCRIBABLE_EVENT_TYPES)).min(1).optional(),
   })
   .strict()
   .refine((data) => !(data.webhookUrl && data.endpoint), {

@@ -5,6 +5,8 @@ import { decodeCursor, encodeCursor } from "@/lib/db/cursor";
 import { AppError } from "@/lib/errors";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
 import { estimateCompletion, type EtaGap } from "@/lib/watch/eta";
+import { effectiveEvents } from "@/lib/deliver/event-filter";
+import type { SubscribableEventType } from "@/lib/deliver/unified-event";
 import { iso, type JobRow, type SubscriptionRow } from "./store";
 
 /**
@@ -67,6 +69,10 @@ export interface SubscriptionView {
   disabledAt: string | null;
   disabledReason: string | null;
   createdAt: string;
+  /** The event types it receives: its own filter, else its endpoint's default, else the four outcomes. */
+  events: SubscribableEventType[];
+  /** Where that filter comes from. */
+  eventsFrom: "subscription" | "endpoint" | "default";
 }
 
 export interface DeliveryAttemptView {
@@ -167,7 +173,9 @@ function etaView(row: JobRow): EtaView | null {
 }
 
 
-export function subscriptionViewFromRow(row: SubscriptionRow & { endpoint_name?: string | null }): SubscriptionView {
+export function subscriptionViewFromRow(
+  row: SubscriptionRow & { endpoint_name?: string | null; endpoint_events?: string[] | null },
+): SubscriptionView {
   return {
     id: row.id,
     jobId: row.job_id,
@@ -179,11 +187,13 @@ export function subscriptionViewFromRow(row: SubscriptionRow & { endpoint_name?:
     disabledAt: iso(row.disabled_at),
     disabledReason: row.disabled_reason,
     createdAt: iso(row.created_at)!,
+    events: effectiveEvents({ events: row.events, endpointEvents: row.endpoint_events, group: row.group_key }),
+    eventsFrom: row.events ? "subscription" : row.endpoint_events ? "endpoint" : "default",
   };
 }
 
 /** Subscription columns joined with their endpoint's name (`s` = subscriptions, `e` = endpoints). */
-export const SUBSCRIPTION_SELECT = `SELECT s.*, e.name AS endpoint_name
+export const SUBSCRIPTION_SELECT = `SELECT s.*, e.name AS endpoint_name, e.events AS endpoint_events
   FROM subscriptions s LEFT JOIN endpoints e ON e.id = s.endpoint_id`;
 
 /** The `deliveries` columns behind a {@link DeliverySummary}. */

@@ -32,6 +32,11 @@ export interface JobRow {
   settle_reason: SettleReason | null;
   settled_by: string | null;
   updated_at: Date;
+  /** What the requests of a settled batch came to (lib/settle/results-verdict.ts); null until known. */
+  results: Record<string, unknown> | null;
+  /** The stall in progress (lib/watch/stall.ts); null while the batch moves. */
+  stall: Record<string, unknown> | null;
+  stall_count: number;
 }
 
 export interface SubscriptionRow {
@@ -44,6 +49,10 @@ export interface SubscriptionRow {
   disabled_at: Date | null;
   disabled_reason: string | null;
   created_at: Date;
+  /** The subscription's own event filter; null: its endpoint's default, else the four outcomes. */
+  events: string[] | null;
+  /** The job group it was tracked into, if any. */
+  group_key: string | null;
 }
 
 export const JOB_EVENT_TYPES = [

@@ -14,6 +14,8 @@ import { validateWebhookUrl } from "@/lib/security/destination-policy";
 import { now, nowDate } from "@/lib/clock";
 import { createDeliveriesFor } from "@/lib/deliver/create-deliveries";
 import { claimWatch } from "@/lib/watch/watching";
+import { eventFilterSchema } from "@/lib/deliver/event-filter";
+import type { SubscribableEventType } from "@/lib/deliver/unified-event";
 
 /** The most metadata a subscription may carry; it is copied into every delivered event. */
 export const MAX_METADATA_BYTES = 4 * 1024;
@@ -28,6 +30,8 @@ export const trackInputSchema = z
     endpoint: storableString().trim().min(1).max(100).optional(),
     // Also reached from `batch/tracked` events, not only through readJsonBody: checked here too.
     metadata: storableJson(z.record(z.string(), z.unknown())).optional(),
+    /** The event types this subscription receives (docs/api.md#event-filters). */
+    events: eventFilterSchema.optional(),
   })
   .strict();
 
@@ -36,12 +40,14 @@ export type TrackInput = z.infer<typeof trackInputSchema>;
 export interface Destination {
   webhookUrl?: string;
   endpointId?: string;
+  /** The endpoint's default event filter, for the view of the subscription. */
+  endpointEvents?: string[] | null;
 }
 
 export interface TrackingResult {
   created: boolean;
   job: JobRow;
-  subscription: SubscriptionRow;
+  subscription: SubscriptionRow & { endpoint_events?: string[] | null };
 }
 
 /**
@@ -73,6 +79,7 @@ export async function trackBatch(
         kind: result.job.kind,
         batchId: result.job.batch_id,
         ...(result.job.eval_id ? { evalId: result.job.eval_id } : {}),
+        ...(request.events ? { events: request.events } : {}),
         subscriptionId: result.subscription.id,
       },
       { reactivated: result.reactivated },
@@ -81,7 +88,11 @@ export async function trackBatch(
     return { ...result, event };
   });
   await sendAfterResponse(db, [recorded.event], send);
-  return { created: recorded.created, job: recorded.job, subscription: recorded.subscription };
+  return {
+    created: recorded.created,
+    job: recorded.job,
+    subscription: { ...recorded.subscription, endpoint_events: destination.endpointEvents ?? null },
+  };
 }
 
 /** The batch/tracked event of a new subscription (its data from the job, as Inngest receives it). */
@@ -203,9 +214,11 @@ export function validateTrackInput(input: unknown): TrackInput & { provider: Pro
 
 async function resolveDestination(db: Queryable, request: TrackInput): Promise<Destination> {
   if (request.endpoint) {
-    const rows = await db.query<{ id: string }>("SELECT id FROM endpoints WHERE name = $1", [request.endpoint]);
+    const rows = await db.query<{ id: string; events: string[] | null }>("SELECT id, events FROM endpoints WHERE name = $1", [
+      request.endpoint,
+    ]);
     if (!rows[0]) throw new AppError("not_found", `endpoint "${request.endpoint}" does not exist`);
-    return { endpointId: rows[0].id };
+    return { endpointId: rows[0].id, endpointEvents: rows[0].events };
   }
   const url = await validateWebhookUrl(request.webhookUrl!, { allowPrivate: readConfig().allowPrivateWebhooks });
   return { webhookUrl: url.toString() };
@@ -217,7 +230,14 @@ async function resolveDestination(db: Queryable, request: TrackInput): Promise<D
  */
 export async function recordSubscription(
   tx: Queryable,
-  request: { provider: ProviderName; kind: JobKind; batchId: string; evalId?: string; metadata?: Record<string, unknown> },
+  request: {
+    provider: ProviderName;
+    kind: JobKind;
+    batchId: string;
+    evalId?: string;
+    metadata?: Record<string, unknown>;
+    events?: readonly SubscribableEventType[];
+  },
   destination: Destination,
 ): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow }> {
   const at = nowDate();
@@ -232,8 +252,8 @@ export async function recordSubscription(
 
   const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
   const inserted = await tx.query<SubscriptionRow>(
-    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (job_id, destination_key) DO NOTHING
      RETURNING *`,
     [
@@ -243,6 +263,7 @@ export async function recordSubscription(
       destination.endpointId ?? null,
       JSON.stringify(request.metadata ?? {}),
       at,
+      request.events ? [...request.events] : null,
     ],
   );
   if (inserted[0]) {
@@ -250,10 +271,11 @@ export async function recordSubscription(
     return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0] };
   }
   const [existing] = await tx.query<SubscriptionRow & { was_disabled: boolean }>(
-    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL
+    // Tracking again re-enables the subscription; a filter given now replaces the one it had.
+    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL, events = COALESCE($3::text[], s.events)
      FROM subscriptions before WHERE before.id = s.id AND s.job_id = $1 AND s.destination_key = $2
      RETURNING s.*, (before.disabled_at IS NOT NULL) AS was_disabled`,
-    [job!.id, destinationKey],
+    [job!.id, destinationKey, request.events ? [...request.events] : null],
   );
   const { was_disabled: reactivated, ...subscription } = existing!;
   return { created: false, reactivated, job: stripInserted(job!), subscription };

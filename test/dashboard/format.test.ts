@@ -2,6 +2,8 @@ import { describe, expect, test } from "vitest";
 import {
   batchHref,
   displayUrl,
+  etaText,
+  eventFilterText,
   pathWithQuery,
   progressBreakdown,
   relativeTime,
@@ -9,6 +11,7 @@ import {
   watchSummary,
 } from "@/lib/dashboard/format";
 import { buildTimeline, numberedAttempts } from "@/lib/dashboard/timeline";
+import { OUTCOME_EVENT_TYPES } from "@/lib/deliver/unified-event";
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -129,6 +132,8 @@ describe("the timeline", () => {
           disabledAt: null,
           disabledReason: null,
           createdAt: at(0),
+          events: ["batch.completed"],
+          eventsFrom: "subscription",
         },
       ],
     });
@@ -179,5 +184,36 @@ describe("the timeline's job events", () => {
     });
     expect(entries.map((entry) => entry.title)).toEqual(["Tracked", "Watch started", "Settled: failed"]);
     expect(entries[2]!.facts).toEqual(["by watcher", "reason: not found"]);
+  });
+});
+
+describe("the batch page's ETA", () => {
+  test.each([
+    {
+      eta: { state: "estimated", expectedAt: at(20 * 60_000), earliestAt: at(15 * 60_000), latestAt: at(30 * 60_000), confidence: 0.75, basis: "pace", pastDeadline: false },
+      text: "in 20 min (between 2026-11-23 12:15:00 UTC and 2026-11-23 12:30:00 UTC)",
+    },
+    {
+      eta: { state: "estimated", expectedAt: at(2 * 60_000), earliestAt: at(60_000), latestAt: at(5 * 60_000), confidence: 0.5, basis: "finalizing", pastDeadline: true },
+      text: "in 2 min (between 2026-11-23 12:01:00 UTC and 2026-11-23 12:05:00 UTC, finalizing) — past the provider's deadline at this pace",
+    },
+    {
+      eta: { state: "not_enough_evidence", reason: "pace_not_established", latestAt: at(24 * 3_600_000) },
+      text: "not enough evidence yet: progress has not moved steadily for long enough; the provider ends it by 2026-11-24 12:00:00 UTC",
+    },
+    { eta: { state: "not_enough_evidence", reason: "no_progress_reported", latestAt: null }, text: "not enough evidence yet: the provider reports no progress" },
+    { eta: null, text: null },
+  ] as const)("$eta.state $eta.reason reads: $text", ({ eta, text }) => {
+    expect(etaText(eta, NOW)).toBe(text);
+  });
+});
+
+describe("event filters as the dashboard shows them", () => {
+  test.each([
+    { events: [...OUTCOME_EVENT_TYPES], source: "default", text: "the four outcomes (default)" },
+    { events: [...OUTCOME_EVENT_TYPES, "group.settled"], source: "own", text: "the four outcomes + group.settled" },
+    { events: ["batch.failed", "batch.stalled"], source: "endpoint", text: "batch.failed, batch.stalled (the endpoint's default)" },
+  ] as const)("$events from $source reads: $text", ({ events, source, text }) => {
+    expect(eventFilterText(events, source)).toBe(text);
   });
 });

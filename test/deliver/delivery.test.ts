@@ -79,7 +79,12 @@ async function settleFor(destinations: Destination[], send?: EventSender, metada
   const snapshot = await getProvider("simulated").retrieve(BATCH, { kind: "batch", trackedAt: flow.harness.now() - 5 * 60_000 });
   const settled = await settleJob(flow.db, jobId, { by: "poll", snapshot }, send ?? flow.send);
   expect(settled.settled).toBe(true);
-  return { jobId, subscriptionIds, deliveryIds: settled.deliveryIds };
+  // In the order of the destinations given (subscriptions tracked in the same instant have no order of their own).
+  const rows = await query<{ id: string; subscription_id: string }>("SELECT id, subscription_id FROM deliveries WHERE id = ANY($1::text[])", [
+    settled.deliveryIds,
+  ]);
+  const deliveryIds = subscriptionIds.flatMap((id) => rows.filter((row) => row.subscription_id === id).map((row) => row.id));
+  return { jobId, subscriptionIds, deliveryIds };
 }
 
 async function settleOne(destination: Destination = { webhookUrl: flow.receiver.url }, send?: EventSender) {

@@ -71,6 +71,6 @@ function withDatabase(url: string, database: string): string {
 /** Empties every table (faster than a new database per test; the schema stays). */
 export async function resetDatabase(db: Database): Promise<void> {
   await db.exec(
-    "TRUNCATE jobs, job_events, endpoints, subscriptions, deliveries, delivery_attempts, inbound_events, outbox RESTART IDENTITY CASCADE",
+    "TRUNCATE jobs, job_events, endpoints, subscriptions, deliveries, delivery_attempts, inbound_events, outbox, job_groups RESTART IDENTITY CASCADE",
   );
 }

@@ -4,7 +4,7 @@ import { CreateEndpointForm } from "@/app/components/create-endpoint-form";
 import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/app/actions";
-import { displayUrl } from "@/lib/dashboard/format";
+import { displayUrl, eventFilterText } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { listEndpoints, type EndpointView } from "@/lib/deliver/endpoints";
 import { StatusBadge } from "../_components/status-badge";
@@ -53,6 +53,7 @@ export default async function EndpointsPage({ searchParams }: { searchParams: Pr
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">URL</th>
+                  <th scope="col">Default events</th>
                   <th scope="col">State</th>
                   <th scope="col">Failures in a row</th>
                   <th scope="col">Last success</th>
@@ -81,6 +82,9 @@ function EndpointRow({ endpoint, now }: { endpoint: EndpointView; now: number })
       </th>
       <td data-label="URL" className="break-word">
         {displayUrl(endpoint.url)}
+      </td>
+      <td data-label="Default events" className="small">
+        {eventFilterText(endpoint.events, endpoint.eventsSet ? "own" : "default")}
       </td>
       <td data-label="State">
         {endpoint.disabled ? (

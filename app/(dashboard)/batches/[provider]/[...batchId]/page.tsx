@@ -7,7 +7,7 @@ import { AutoRefresh } from "@/app/components/auto-refresh";
 import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
-import { batchHref, batchIdFromSegments, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
+import { batchHref, batchIdFromSegments, etaText, eventFilterText, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
 import { buildTimeline, deliveryDestination, destinationLabel, numberedAttempts } from "@/lib/dashboard/timeline";
 import { getDb } from "@/lib/db";
 import { ProgressBar } from "../../../_components/progress-bar";
@@ -90,6 +90,7 @@ function Summary({ page, now }: { page: BatchPage; now: number }) {
   const facts: [string, ReactNode][] = [
     ["Progress", <ProgressBar key="p" counts={job.requestCounts} progress={job.progress} settled={job.settledAt !== null} />],
     ["Provider status", job.providerStatus ?? <span className="muted">not polled yet</span>],
+    ...(job.settledAt ? [] : ([["Expected to finish", etaText(job.eta, now) ?? <span className="muted">—</span>]] as [string, ReactNode][])),
     ["Tracked", <RelativeTime key="t" iso={job.trackedAt} now={now} />],
     [job.settledAt ? "Settled" : "Next poll", job.settledAt ? <ExactTime key="s" iso={job.settledAt} /> : watchSummary(job, now)],
     ["Outcome", job.outcome ? <StatusBadge key="o" status={job.outcome} /> : <span className="muted">not yet</span>],
@@ -241,6 +242,7 @@ function Subscribers({ page }: { page: BatchPage }) {
           {page.subscriptions.map((subscription) => (
             <li key={subscription.id}>
               <span className="wrap-anywhere">{destinationLabel(subscription.destination)}</span>
+              <span className="muted small block">Receives: {eventFilterText(subscription.events, subscription.eventsFrom === "subscription" ? "own" : subscription.eventsFrom)}</span>
               {subscription.disabledAt ? (
                 <>
                   {" "}
