@@ -133,6 +133,23 @@ export interface JobFinishedEvent {
   metadata: Record<string, unknown>;
   /** Provider-specific extras (output/error file ids, error messages). */
   detail?: Record<string, unknown> | null;
+  /**
+   * On `batch.completed` only: what its requests came to. A provider says "completed" once it has
+   * processed every request, even if all of them failed — check `results.verdict`.
+   */
+  results?: BatchResults;
+}
+
+/** What the requests of a completed batch came to. */
+export interface BatchResults {
+  /** "all_succeeded", "partly_failed", "all_failed", "no_requests" or "unknown" (no counts). */
+  verdict: string;
+  /** Why, e.g. "every_request_failed", "no_output_file", "some_requests_failed". */
+  reason: string;
+  /** The most common error among the failed results read (a bounded read); null when none was read. */
+  commonError: { code: string | null; message: string; count: number } | null;
+  /** How many failed results `commonError` was counted over. */
+  errorsRead: number;
 }
 
 /** Sent from the dashboard or API to check an endpoint before any job ends. */
@@ -517,6 +534,10 @@ export function parseBatchWebhookEvent(value: unknown): BatchWebhookEvent {
   if (!isObject(value.metadata)) invalid("metadata must be an object");
   if (value.detail !== undefined && value.detail !== null && !isObject(value.detail)) {
     invalid("detail must be an object or null when present");
+  }
+  if (value.results !== undefined) {
+    if (!isObject(value.results)) return invalid("results must be an object when present");
+    for (const field of ["verdict", "reason"]) expectString(value.results, field);
   }
   return value as unknown as JobFinishedEvent;
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_EVENT_FILTER } from "@/lib/deliver/event-filter";
 import type { EtaView, JobView } from "@/lib/jobs/queries";
+import type { OutcomeResults } from "@/lib/settle/outcome-results";
 import type { EtaGap } from "@/lib/watch/eta";
 import type { ProviderName, RequestCounts } from "@/lib/providers/types";
 
@@ -184,4 +185,13 @@ export function eventFilterText(events: readonly string[], source: keyof typeof 
   const extra = events.filter((type) => !DEFAULT_EVENT_FILTER.includes(type as never));
   const text = isDefault ? ["the four outcomes", ...extra].join(" + ") : events.join(", ");
   return `${text}${FILTER_SOURCE_NOTE[source]}`;
+}
+
+/** What a completed batch's requests came to, as the batch page says it; null when not known. */
+export function resultsText(results: OutcomeResults | null): string | null {
+  if (!results || results.verdict === "unknown") return null;
+  const verdict = humanize(results.verdict);
+  if (!results.commonError) return verdict;
+  const { code, message, count } = results.commonError;
+  return `${verdict}; most common error: ${code ? `${code}: ` : ""}${message} (${count} of ${results.errorsRead} failures read)`;
 }

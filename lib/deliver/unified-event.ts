@@ -1,3 +1,4 @@
+import type { OutcomeResults } from "@/lib/settle/outcome-results";
 import { TERMINAL_STATUSES, type JobKind, type ProviderName, type RequestCounts, type UnifiedStatus } from "@/lib/providers/types";
 
 /**
@@ -106,6 +107,11 @@ export interface UnifiedWebhookEvent {
   endedAt: string | null;
   metadata: Record<string, unknown>;
   detail?: Record<string, unknown> | null;
+  /**
+   * A completed batch's requests: whether all succeeded, some or all failed (with why and the most
+   * common error). Present on `batch.completed` only; see docs/receiving-webhooks.md.
+   */
+  results?: OutcomeResults;
 }
 
 /** What an endpoint check (`POST /api/endpoints/{id}/test`) delivers, before any job ends. */

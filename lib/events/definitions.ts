@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { OUTCOMES, SETTLE_REASONS, SUBSCRIBABLE_EVENT_TYPES } from "@/lib/deliver/unified-event";
 import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES } from "@/lib/providers/types";
+import { RESULT_REASONS, RESULT_VERDICTS } from "@/lib/settle/outcome-results";
 
 /**
  * Every event batchwatch sends or receives, in one place: its name, its data schema (zod), its
@@ -73,6 +74,15 @@ const batchSettledData = z.object({
   status: z.enum(UNIFIED_STATUSES),
   reason: z.enum(SETTLE_REASONS).nullable(),
   type: z.string(),
+  /** A completed batch's requests: all succeeded, partly or all failed, and the most common error. */
+  results: z
+    .object({
+      verdict: z.enum(RESULT_VERDICTS),
+      reason: z.enum(RESULT_REASONS),
+      commonError: z.object({ code: z.string().nullable(), message: z.string(), count: z.number().int() }).nullable(),
+      errorsRead: z.number().int(),
+    })
+    .optional(),
 });
 
 export const DELIVERY_CAUSES = ["settled", "subscribed_after_settlement", "resend", "recover", "test"] as const;

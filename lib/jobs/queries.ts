@@ -7,6 +7,7 @@ import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/
 import { estimateCompletion, type EtaGap } from "@/lib/watch/eta";
 import { effectiveEvents } from "@/lib/deliver/event-filter";
 import type { SubscribableEventType } from "@/lib/deliver/unified-event";
+import type { OutcomeResults } from "@/lib/settle/outcome-results";
 import { iso, type JobRow, type SubscriptionRow } from "./store";
 
 /**
@@ -38,6 +39,8 @@ export interface JobView {
   updatedAt: string;
   /** When it should finish (null once settled); see {@link EtaView}. */
   eta: EtaView | null;
+  /** A completed batch's requests: all succeeded, partly or all failed, the most common error; null otherwise. */
+  results: OutcomeResults | null;
 }
 
 /**
@@ -153,6 +156,7 @@ export function jobViewFromRow(row: JobRow): JobView {
     nextPollAt: iso(row.next_poll_at),
     updatedAt: iso(row.updated_at)!,
     eta: row.settled_at ? null : etaView(row),
+    results: row.results ?? null,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Queryable } from "@/lib/db";
 import type { PollObservation } from "@/lib/polling";
 import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
 import type { Outcome, SettleReason } from "@/lib/deliver/unified-event";
+import type { OutcomeResults } from "@/lib/settle/outcome-results";
 
 /** A row of `jobs`, as the drivers return it (timestamps as Date, jsonb parsed). */
 export interface JobRow {
@@ -32,8 +33,8 @@ export interface JobRow {
   settle_reason: SettleReason | null;
   settled_by: string | null;
   updated_at: Date;
-  /** What the requests of a settled batch came to (lib/settle/results-verdict.ts); null until known. */
-  results: Record<string, unknown> | null;
+  /** What the requests of a completed batch came to (lib/settle/outcome-results.ts); null otherwise. */
+  results: OutcomeResults | null;
   /** The stall in progress (lib/watch/stall.ts); null while the batch moves. */
   stall: Record<string, unknown> | null;
   stall_count: number;

@@ -6,20 +6,22 @@ import type { BatchResult, ProviderAdapter, RequestCounts, RetrieveOptions, Unif
 
 /**
  * A provider with no network: the id says how long the batch runs and how it ends, e.g.
- * `sim_90s_completed_100`. Used for demos, benchmarks and end-to-end tests of the watch.
+ * `sim_90s_completed_100`, and optionally which share of its requests fail, in percent
+ * (`sim_90s_completed_100_f100`: completed, every request failed). Used for demos, benchmarks and
+ * end-to-end tests of the watch.
  */
 
 const PROVIDER = "simulated";
 export const SIMULATED_OUTCOMES = ["completed", "failed", "expired", "cancelled"] as const;
 export type SimulatedOutcome = (typeof SIMULATED_OUTCOMES)[number];
 
-const ID_PATTERN = /^sim_(\d+)(s|m|h|d)_(completed|failed|expired|cancelled)(?:_(\d+))?$/;
+const ID_PATTERN = /^sim_(\d+)(s|m|h|d)_(completed|failed|expired|cancelled)(?:_(\d+))?(?:_f(\d{1,3}))?$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS } as const;
 export const SIMULATED_DEFAULT_TOTAL = 100;
 export const SIMULATED_MAX_TOTAL = 1_000_000;
 export const SIMULATED_MAX_DURATION_MS = 7 * DAY_MS;
 
-/** Share of processed requests that fail in a `failed` batch. */
+/** Share of processed requests that fail in a `failed` batch, unless the id says otherwise. */
 const FAILED_SHARE = 0.2;
 /** How far an `expired` batch gets before time runs out, and a `cancelled` one before it is stopped. */
 const EXPIRED_REACH = 0.8;
@@ -35,6 +37,8 @@ export interface SimulatedBatchSpec {
   durationMs: number;
   outcome: SimulatedOutcome;
   total: number;
+  /** Share of processed requests that fail, in [0, 1]. */
+  failedShare: number;
 }
 
 /** Parses `sim_<duration>_<outcome>[_<total>]`; anything else is `not_found`, as a real provider would answer. */
@@ -43,12 +47,14 @@ export function parseSimulatedId(id: string): SimulatedBatchSpec {
   const notFound = (why: string) =>
     new ProviderError("not_found", `no simulated batch "${id}": ${why}`, { provider: PROVIDER, status: 404 });
   if (!match) throw notFound("ids look like sim_90s_completed_100 (duration s|m|h|d, outcome, optional total)");
-  const [, amount, unit, outcome, totalText] = match;
+  const [, amount, unit, outcome, totalText, failedText] = match;
   const durationMs = Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
   const total = totalText === undefined ? SIMULATED_DEFAULT_TOTAL : Number(totalText);
   if (durationMs <= 0 || durationMs > SIMULATED_MAX_DURATION_MS) throw notFound("duration must be between 1s and 7d");
   if (total < 1 || total > SIMULATED_MAX_TOTAL) throw notFound(`total must be between 1 and ${SIMULATED_MAX_TOTAL}`);
-  return { durationMs, outcome: outcome as SimulatedOutcome, total };
+  const failedPercent = failedText === undefined ? (outcome === "failed" ? FAILED_SHARE * 100 : 0) : Number(failedText);
+  if (failedPercent > 100) throw notFound("the failed share is a percentage, at most f100");
+  return { durationMs, outcome: outcome as SimulatedOutcome, total, failedShare: failedPercent / 100 };
 }
 
 interface SimulatedState {
@@ -63,7 +69,7 @@ function reachOf(outcome: SimulatedOutcome): number {
 
 function countsAt(spec: SimulatedBatchSpec, processedShare: number, ended: boolean): RequestCounts {
   const processed = Math.floor(spec.total * Math.min(1, processedShare) * reachOf(spec.outcome));
-  const failed = spec.outcome === "failed" ? Math.floor(processed * FAILED_SHARE) : 0;
+  const failed = Math.floor(processed * spec.failedShare);
   const pending = spec.total - processed;
   const counts: RequestCounts = { total: spec.total, completed: processed - failed, failed };
   if (!ended) return { ...counts, processing: pending };

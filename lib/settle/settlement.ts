@@ -1,11 +1,13 @@
 import type { Database } from "@/lib/db";
-import { nowDate } from "@/lib/clock";
+import { now, nowDate } from "@/lib/clock";
+import { getProvider } from "@/lib/providers";
 import { createDeliveriesFor } from "@/lib/deliver/create-deliveries";
 import { eventTypeFor, type Outcome, type SettleReason } from "@/lib/deliver/unified-event";
 import { batchSettledEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
 import { recordJobEvent, type JobRow } from "@/lib/jobs/store";
 import { isTerminal, type UnifiedSnapshot, type UnifiedStatus } from "@/lib/providers/types";
+import { type OutcomeResults, readOutcomeResults } from "./outcome-results";
 
 /** How a job ended: the provider's terminal snapshot, or a failure of ours with its reason. */
 export type Settlement =
@@ -23,6 +25,8 @@ export async function settleJob(
   settlement: Settlement,
   send: EventSender,
 ): Promise<{ settled: boolean; deliveryIds: string[] }> {
+  // Read before the transaction (it may download part of the error file); skipped once settled.
+  const results = await outcomeResultsFor(db, jobId, settlement);
   const result = await db.transaction(async (tx) => {
     const at = nowDate();
     const fields = settlementFields(settlement);
@@ -36,6 +40,7 @@ export async function settleJob(
          provider_ended_at = COALESCE($11, provider_ended_at),
          expires_at = COALESCE($12, expires_at),
          raw = COALESCE($13::jsonb, raw), detail = COALESCE($14::jsonb, detail),
+         results = $15::jsonb, stall = NULL,
          watch_lease_until = NULL, next_poll_at = NULL, updated_at = $2
        WHERE id = $1 AND settled_at IS NULL
        RETURNING *`,
@@ -54,6 +59,7 @@ export async function settleJob(
         fields.snapshot?.expiresAt ?? null,
         fields.snapshot ? JSON.stringify(fields.snapshot.raw) : null,
         fields.snapshot?.detail ? JSON.stringify(fields.snapshot.detail) : null,
+        results ? JSON.stringify(results) : null,
       ],
     );
     if (!job) return { settled: false, deliveryIds: [], eventIds: [] };
@@ -74,6 +80,7 @@ export async function settleJob(
       status: job.status,
       reason: job.settle_reason,
       type: eventTypeFor(job.kind, job.outcome!, job.provider_status),
+      ...(results ? { results } : {}),
     });
     await enqueueEvents(tx, [settledEvent]);
     const deliveries = await createDeliveriesFor(tx, job, "settled");
@@ -81,6 +88,18 @@ export async function settleJob(
   });
   await flushOutbox(db, result.eventIds, send);
   return { settled: result.settled, deliveryIds: result.deliveryIds };
+}
+
+/** What the requests of a batch the provider calls completed came to (honest outcomes); null otherwise. */
+async function outcomeResultsFor(db: Database, jobId: string, settlement: Settlement): Promise<OutcomeResults | null> {
+  if (settlement.by === "watcher" || settlement.snapshot.kind !== "batch" || settlement.snapshot.status !== "completed") return null;
+  const [job] = await db.query<Pick<JobRow, "tracked_at" | "eval_id" | "settled_at">>(
+    "SELECT tracked_at, eval_id, settled_at FROM jobs WHERE id = $1",
+    [jobId],
+  );
+  if (!job || job.settled_at) return null;
+  const adapter = getProvider(settlement.snapshot.provider);
+  return readOutcomeResults(adapter, settlement.snapshot, { kind: "batch", trackedAt: job.tracked_at.getTime() }, now);
 }
 
 function settlementFields(settlement: Settlement): {

@@ -5,6 +5,7 @@ import {
   etaText,
   eventFilterText,
   pathWithQuery,
+  resultsText,
   progressBreakdown,
   relativeTime,
   statusTone,
@@ -215,5 +216,19 @@ describe("event filters as the dashboard shows them", () => {
     { events: ["batch.failed", "batch.stalled"], source: "endpoint", text: "batch.failed, batch.stalled (the endpoint's default)" },
   ] as const)("$events from $source reads: $text", ({ events, source, text }) => {
     expect(eventFilterText(events, source)).toBe(text);
+  });
+});
+
+describe("a completed batch's requests on the batch page", () => {
+  test.each([
+    { results: { verdict: "all_succeeded", reason: "every_request_succeeded", commonError: null, errorsRead: 0 }, text: "all succeeded" },
+    {
+      results: { verdict: "all_failed", reason: "no_output_file", commonError: { code: "model_not_found", message: "no such model", count: 3 }, errorsRead: 4 },
+      text: "all failed; most common error: model_not_found: no such model (3 of 4 failures read)",
+    },
+    { results: { verdict: "unknown", reason: "no_counts", commonError: null, errorsRead: 0 }, text: null },
+    { results: null, text: null },
+  ] as const)("$results.verdict reads: $text", ({ results, text }) => {
+    expect(resultsText(results)).toBe(text);
   });
 });

@@ -15,15 +15,17 @@ function frozenClock(start = Date.parse("2026-01-01T00:00:00Z")) {
 
 describe("ids", () => {
   test.each([
-    ["sim_90s_completed_100", { durationMs: 90_000, outcome: "completed", total: 100 }],
-    ["sim_10m_failed", { durationMs: 600_000, outcome: "failed", total: 100 }],
-    ["sim_2h_expired_7", { durationMs: 7_200_000, outcome: "expired", total: 7 }],
-    ["sim_3d_cancelled_1000", { durationMs: 259_200_000, outcome: "cancelled", total: 1000 }],
+    ["sim_90s_completed_100", { durationMs: 90_000, outcome: "completed", total: 100, failedShare: 0 }],
+    ["sim_10m_failed", { durationMs: 600_000, outcome: "failed", total: 100, failedShare: 0.2 }],
+    ["sim_2h_expired_7", { durationMs: 7_200_000, outcome: "expired", total: 7, failedShare: 0 }],
+    ["sim_3d_cancelled_1000", { durationMs: 259_200_000, outcome: "cancelled", total: 1000, failedShare: 0 }],
+    ["sim_90s_completed_10_f100", { durationMs: 90_000, outcome: "completed", total: 10, failedShare: 1 }],
+    ["sim_90s_completed_10_f30", { durationMs: 90_000, outcome: "completed", total: 10, failedShare: 0.3 }],
   ])("parses %s", (id, spec) => {
     expect(parseSimulatedId(id)).toEqual(spec);
   });
 
-  test.each(["sim_90s", "sim_90x_completed", "sim_90s_exploded", "batch_abc", "sim_0s_completed", "sim_8d_completed", "sim_90s_completed_0", "sim_90s_completed_100_extra"])(
+  test.each(["sim_90s", "sim_90x_completed", "sim_90s_exploded", "batch_abc", "sim_0s_completed", "sim_8d_completed", "sim_90s_completed_0", "sim_90s_completed_100_extra", "sim_90s_completed_100_f101"])(
     "refuses %s as not_found",
     async (id) => {
       const provider = createSimulatedProvider();

@@ -7,7 +7,16 @@ import { AutoRefresh } from "@/app/components/auto-refresh";
 import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
-import { batchHref, batchIdFromSegments, etaText, eventFilterText, humanize, prettyJson, watchSummary } from "@/lib/dashboard/format";
+import {
+  batchHref,
+  batchIdFromSegments,
+  etaText,
+  eventFilterText,
+  humanize,
+  prettyJson,
+  resultsText,
+  watchSummary,
+} from "@/lib/dashboard/format";
 import { buildTimeline, deliveryDestination, destinationLabel, numberedAttempts } from "@/lib/dashboard/timeline";
 import { getDb } from "@/lib/db";
 import { ProgressBar } from "../../../_components/progress-bar";
@@ -94,6 +103,7 @@ function Summary({ page, now }: { page: BatchPage; now: number }) {
     ["Tracked", <RelativeTime key="t" iso={job.trackedAt} now={now} />],
     [job.settledAt ? "Settled" : "Next poll", job.settledAt ? <ExactTime key="s" iso={job.settledAt} /> : watchSummary(job, now)],
     ["Outcome", job.outcome ? <StatusBadge key="o" status={job.outcome} /> : <span className="muted">not yet</span>],
+    ...(resultsText(job.results) ? ([["Requests", resultsText(job.results)]] as [string, ReactNode][]) : []),
     ["Reason", job.settleReason ? humanize(job.settleReason) : <span className="muted">reported by the provider</span>],
     ["Settled by", job.settledBy ?? <span className="muted">—</span>],
     ["Polls", String(job.pollCount)],
