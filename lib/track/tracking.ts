@@ -68,7 +68,7 @@ export async function trackBatch(
   const subscribed = await recordNewSubscription(db, { ...request, kind: request.kind ?? "batch" }, destination);
   if (subscribed) {
     await sendAfterResponse(db, [subscribed.event], send);
-    return { created: true, job: subscribed.job, subscription: subscribed.subscription };
+    return { created: true, job: subscribed.job, subscription: { ...subscribed.subscription, endpoint_events: destination.endpointEvents ?? null } };
   }
   // This destination is tracked already (or was untracked): the transaction that re-enables it.
   const recorded = await db.transaction(async (tx) => {
@@ -96,9 +96,20 @@ export async function trackBatch(
 }
 
 /** The batch/tracked event of a new subscription (its data from the job, as Inngest receives it). */
-function newSubscriptionEvent(job: Pick<JobRow, "provider" | "kind" | "batch_id" | "eval_id">, subscriptionId: string) {
+function newSubscriptionEvent(
+  job: Pick<JobRow, "provider" | "kind" | "batch_id" | "eval_id">,
+  subscriptionId: string,
+  events: readonly SubscribableEventType[] | null | undefined,
+) {
   return batchTrackedEvent(
-    { provider: job.provider, kind: job.kind, batchId: job.batch_id, ...(job.eval_id ? { evalId: job.eval_id } : {}), subscriptionId },
+    {
+      provider: job.provider,
+      kind: job.kind,
+      batchId: job.batch_id,
+      ...(job.eval_id ? { evalId: job.eval_id } : {}),
+      ...(events ? { events: [...events] } : {}),
+      subscriptionId,
+    },
     { reactivated: false },
   );
 }
@@ -112,13 +123,21 @@ function newSubscriptionEvent(job: Pick<JobRow, "provider" | "kind" | "batch_id"
  */
 async function recordNewSubscription(
   db: Queryable,
-  request: { provider: ProviderName; kind: JobKind; batchId: string; evalId?: string; metadata?: Record<string, unknown> },
+  request: {
+    provider: ProviderName;
+    kind: JobKind;
+    batchId: string;
+    evalId?: string;
+    metadata?: Record<string, unknown>;
+    events?: readonly SubscribableEventType[];
+  },
   destination: Destination,
 ): Promise<{ job: JobRow; subscription: SubscriptionRow; event: OutgoingEvent } | null> {
   // The event is checked before anything is written (its subscription id is not known yet).
   newSubscriptionEvent(
     { provider: request.provider, kind: request.kind, batch_id: request.batchId, eval_id: request.evalId ?? null },
     "00000000-0000-4000-8000-000000000000",
+    request.events,
   );
   const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
   const rows = await db.query<JobRow & { inserted?: boolean } & Record<`sub_${string}`, unknown>>(
@@ -128,8 +147,8 @@ async function recordNewSubscription(
        ON CONFLICT (provider, kind, batch_id) DO UPDATE SET eval_id = COALESCE(jobs.eval_id, EXCLUDED.eval_id)
        RETURNING *, (xmax = 0) AS inserted
      ), sub AS (
-       INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at)
-       SELECT job.id, $6, $7, $8, $9, $5 FROM job
+       INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events)
+       SELECT job.id, $6, $7, $8, $9, $5, $10::text[] FROM job
        ON CONFLICT (job_id, destination_key) DO NOTHING
        RETURNING *
      ), events AS (
@@ -143,13 +162,14 @@ async function recordNewSubscription(
        INSERT INTO outbox (event_id, name, data, created_at)
        SELECT 'tracked:' || sub.id, 'batch/tracked',
               jsonb_strip_nulls(jsonb_build_object('provider', job.provider, 'kind', job.kind, 'batchId', job.batch_id,
-                                                   'evalId', job.eval_id, 'subscriptionId', sub.id)),
+                                                   'evalId', job.eval_id, 'events', to_jsonb(sub.events), 'subscriptionId', sub.id)),
               $5
        FROM job, sub
      )
      SELECT job.*, sub.id AS sub_id, sub.job_id AS sub_job_id, sub.destination_key AS sub_destination_key,
             sub.webhook_url AS sub_webhook_url, sub.endpoint_id AS sub_endpoint_id, sub.metadata AS sub_metadata,
-            sub.disabled_at AS sub_disabled_at, sub.disabled_reason AS sub_disabled_reason, sub.created_at AS sub_created_at
+            sub.disabled_at AS sub_disabled_at, sub.disabled_reason AS sub_disabled_reason, sub.created_at AS sub_created_at,
+            sub.events AS sub_events, sub.group_key AS sub_group_key
      FROM job, sub`,
     [
       request.provider,
@@ -161,6 +181,7 @@ async function recordNewSubscription(
       destination.webhookUrl ?? null,
       destination.endpointId ?? null,
       JSON.stringify(request.metadata ?? {}),
+      request.events ? [...request.events] : null,
     ],
   );
   const row = rows[0];
@@ -171,7 +192,7 @@ async function recordNewSubscription(
     if (column.startsWith("sub_")) subscription[column.slice(4)] = value;
     else if (column !== "inserted") job[column] = value;
   }
-  const event = newSubscriptionEvent(job as unknown as JobRow, subscription.id as string);
+  const event = newSubscriptionEvent(job as unknown as JobRow, subscription.id as string, subscription.events as SubscribableEventType[] | null);
   return { job: job as unknown as JobRow, subscription: subscription as unknown as SubscriptionRow, event };
 }
 
