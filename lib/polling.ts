@@ -23,9 +23,12 @@ import { isTerminal, type UnifiedStatus } from "./providers/types";
  *    movements is no pace at all, and a flat run longer than the pace explains (three visible
  *    steps due, none seen) is a stall that ends it. Only the earliest plausible end (mean − 2 sd)
  *    is used, and only to wait *longer* than the window: part of the way there, at most half as
- *    long as the pace has been seen holding, a fifth of the age and 2 hours. A prediction never
+ *    long as the pace has been seen holding, a quarter of the age and 2 hours. A prediction never
  *    shortens a wait, so a wrong one cannot keep polls frequent; and it lengthens the wait only
- *    until the next poll shows progress not keeping pace.
+ *    until the next poll shows progress not keeping pace: a latest movement less than half or
+ *    more than 1.75 times what the pace before it predicted, and beyond 4 standard deviations of
+ *    its spread (a stall starting, or a burst, between two polls), contradicts the pace, and the
+ *    wait is the window until progress moves again.
  * 3. `finalizing` / `cancelling` mean the end is near: poll briskly, every tenth of the age between
  *    5 and 55 s — never slower than a 60 s cron would — plus 0.2% of how long the phase has lasted
  *    (a three-hour finalizing phase would otherwise cost 200 polls).
@@ -86,11 +89,19 @@ export const POLLING_POLICY = Object.freeze({
   stallSteps: 3,
   /** The earliest plausible end is the predicted one less this many standard deviations. */
   spreadZ: 2,
+  /**
+   * The latest movement contradicts the pace before it when it covered less than 1/this (a stall
+   * starting) or more than `contradictFast` times (a burst) what that pace predicted, and further
+   * than `contradictZ` standard deviations of its spread; a contradicted pace lengthens no wait.
+   */
+  contradictSlow: 2,
+  contradictFast: 1.75,
+  contradictZ: 4,
   /** With a trusted prediction, go this fraction of the way to its earliest end… */
   approachFraction: 0.6,
   /** …but at most this fraction of how long the pace has been seen holding, of the age, and this cap. */
   evidenceFraction: 0.5,
-  trustedAgeFraction: 0.2,
+  trustedAgeFraction: 0.25,
   trustedCapMs: 2 * HOUR,
   /** While finalizing / cancelling: this fraction of the age, within the bounds. */
   briskAgeFraction: 0.1,
@@ -219,6 +230,13 @@ export interface ProgressEstimate {
    */
   stalled: boolean;
   /**
+   * The latest movement contradicts the pace measured before it (`contradictSlow` /
+   * `contradictFast`, beyond `contradictZ` standard deviations): a stall starting or a burst
+   * between two polls. The prediction is still given (for an ETA), but the schedule does not wait
+   * on it.
+   */
+  contradicted: boolean;
+  /**
    * The longest stretch progress stood still between two movements before the current one (from
    * the first poll that saw a value to the first that saw the next); 0 with fewer than two movements.
    * What "still for far longer than its own history" is measured against.
@@ -264,6 +282,7 @@ function estimateFrom(samples: Sample[], now: number, P: PollingPolicy): Progres
     latestDoneAt: null,
     confidence: 0,
     stalled: false,
+    contradicted: false,
     longestPauseMs: 0,
     status: samples.length > 0 ? samples[samples.length - 1].status : null,
     statusSince: samples.length > 0 ? samples[statusRunStart(samples)].at : null,
@@ -330,6 +349,7 @@ function estimateFrom(samples: Sample[], now: number, P: PollingPolicy): Progres
     if (dp(j) > 0) movements++;
   }
   const spread = Math.max(residual / Math.max(1, count - from - 1), quantum * pace);
+  estimate.contradicted = contradicts(from, count - 2, dp, dt, quantum, P);
   estimate.movements = movements;
   estimate.evidenceMs = span;
   estimate.pace = pace;
@@ -347,6 +367,45 @@ function estimateFrom(samples: Sample[], now: number, P: PollingPolicy): Progres
   estimate.latestDoneAt = now + mean + margin;
   estimate.confidence = clamp(1 - margin / mean, 0, 1);
   return estimate;
+}
+
+/**
+ * Whether stretch `last` (a movement) contradicts the pace and spread measured over the stretches
+ * [from, last) before it, as {@link estimateFrom} measures them. Needs `minMovements` movements
+ * before it: a pace that is not yet one cannot be contradicted.
+ */
+function contradicts(
+  from: number,
+  last: number,
+  dp: (j: number) => number,
+  dt: (j: number) => number,
+  quantum: number,
+  P: PollingPolicy,
+): boolean {
+  if (last <= from || !(dp(last) > 0)) return false;
+  let moved = 0;
+  let span = 0;
+  let movements = 0;
+  for (let j = from; j < last; j++) {
+    moved += dp(j);
+    span += dt(j);
+    if (dp(j) > 0) movements++;
+  }
+  if (movements < P.minMovements || !(moved > 0) || !(span > 0)) return false;
+  const pace = moved / span;
+  let residual = 0;
+  for (let j = from; j < last; j++) {
+    const t = dt(j);
+    if (t > 0) residual += (dp(j) - pace * t) ** 2 / t;
+  }
+  const spread = Math.max(residual / Math.max(1, last - from - 1), quantum * pace);
+  const t = dt(last);
+  const expected = pace * t;
+  const seen = dp(last);
+  if (seen >= expected / P.contradictSlow && seen <= expected * P.contradictFast) return false;
+  // Its standard deviation: the spread over the stretch plus the uncertainty of the pace itself.
+  const sd = Math.sqrt(spread * t + (expected ** 2 * spread) / (pace ** 2 * span));
+  return Math.abs(seen - expected) > P.contradictZ * sd;
 }
 
 /** {@link ProgressEstimate} of a history at `history.now` (pure and total, like nextPollDelay). */
@@ -384,7 +443,7 @@ function activeDelay(now: number, age: number, samples: Sample[], P: PollingPoli
   const last = samples[samples.length - 1];
   if (last.status !== "in_progress" || last.p === null || last.p >= 1) return window;
   const estimate = estimateFrom(samples, now, P);
-  if (estimate.earliestDoneAt === null || estimate.confidence <= 0) return window;
+  if (estimate.earliestDoneAt === null || estimate.confidence <= 0 || estimate.contradicted) return window;
   // A trusted pace: the work cannot be done before `earliestDoneAt`, so wait part of the way there
   // — no longer than a fraction of how long the pace has held, nor of the age.
   const cap = Math.min(P.trustedCapMs, P.trustedAgeFraction * age, P.evidenceFraction * estimate.evidenceMs);

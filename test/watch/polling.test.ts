@@ -328,12 +328,33 @@ describe("nextPollDelay: a trusted prediction only ever lengthens the wait", () 
     [[4, 5, 6], 4 * H],
     [[7, 8, 9], 1 * H],
     [[9, 9.5, 9.8], 12 * MIN],
-  ] as [number[], number][])("at hours %j: longer than the window, shorter than what is left (%i ms) and than a fifth of the age", (hours, remaining) => {
+  ] as [number[], number][])("at hours %j: longer than the window, shorter than what is left (%i ms) and than a quarter of the age", (hours, remaining) => {
     const h = steady(hours);
     const d = nextPollDelay(h);
     expect(d).toBeGreaterThanOrEqual(Math.round(windowAt(h.now - T0)));
     expect(d).toBeLessThanOrEqual(remaining);
     expect(d).toBeLessThanOrEqual(POLLING_POLICY.trustedAgeFraction * (h.now - T0) + 1);
+  });
+
+  // 10% an hour, polled hourly; then the latest poll sees the pace contradicted, or merely varied.
+  test.each([
+    ["a stall starting: 1% in the last hour", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.41]], true],
+    ["a burst: 35% in the last hour", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.75]], true],
+    ["a burst seen across two hours", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [6, 0.9]], true],
+    ["20% slower", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.48]], false],
+    ["50% faster", [[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.55]], false],
+    ["jumps all along: a jump is what its spread predicts", [[1, 0.02], [2, 0.15], [3, 0.16], [4, 0.3], [5, 0.31], [6, 0.45]], false],
+  ] as [string, [number, number][], boolean][])("%s: contradicted %s", (_label, points, contradicted) => {
+    const h = at(points);
+    expect(estimateProgress(h).contradicted).toBe(contradicted);
+    if (contradicted) expect(nextPollDelay(h)).toBe(Math.round(windowAt(h.now - T0)));
+    else expect(nextPollDelay(h)).toBeGreaterThanOrEqual(Math.round(windowAt(h.now - T0)));
+  });
+
+  test("a contradicted pace still gives the ETA its prediction; it only lengthens no wait", () => {
+    const e = estimateProgress(at([[1, 0.1], [2, 0.2], [3, 0.3], [4, 0.4], [5, 0.41]]));
+    expect(e.contradicted).toBe(true);
+    expect(e.expectedDoneAt).not.toBeNull();
   });
 
   test("far from its end, a steady batch waits well beyond the window", () => {
