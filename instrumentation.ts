@@ -5,5 +5,15 @@ export async function register() {
   // A wrong configuration (e.g. no DATABASE_URL on Vercel) fails the start, naming the variable.
   warnAboutDevelopmentFlags(readConfig());
   const { getDb } = await import("./lib/db");
-  await getDb();
+  try {
+    await getDb();
+  } catch (error) {
+    // A database that is down now may be up in a minute: the server starts anyway, every request
+    // tries again (getDb does not keep a failure), and /api/health and the pages say what is wrong
+    // instead of a bare "Internal Server Error".
+    console.error(
+      "[batchwatch] the database could not be opened at start; requests will try again:",
+      error instanceof Error ? error.message : error,
+    );
+  }
 }

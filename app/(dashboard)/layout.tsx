@@ -15,7 +15,7 @@ export default function DashboardLayout({ children }: { children: ReactNode }) {
       </a>
       <header className="dash-header">
         <div className="dash-header-inner">
-          <Link href="/batches" className="brand">
+          <Link href="/batches" prefetch={false} className="brand">
             batchwatch
           </Link>
           <nav aria-label="Dashboard" className="dash-nav">

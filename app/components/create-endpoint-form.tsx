@@ -1,12 +1,14 @@
 "use client";
 
-import { useActionState, useState } from "react";
+import { useActionState, useEffect, useRef, useState } from "react";
 import { IDLE, type CreateEndpointState } from "@/lib/dashboard/action-state";
-import { CopyButton } from "./copy-button";
+import { SecretReveal } from "./secret-reveal";
 
 /**
  * Creates an endpoint. The signing secret arrives once, in the server action's answer, and is
- * shown here with a copy button; it is never listed or sent again (rotate it through the API).
+ * shown here with a copy button; it is never listed or sent again (rotate it on the endpoint's
+ * page). After a refusal the fields keep what was typed (the action sends it back, which also
+ * works without JavaScript) and the error goes away as soon as a field is edited.
  */
 export function CreateEndpointForm({
   action,
@@ -14,10 +16,24 @@ export function CreateEndpointForm({
   action: (previous: CreateEndpointState, formData: FormData) => Promise<CreateEndpointState>;
 }) {
   const [state, formAction, pending] = useActionState(action, IDLE);
-  const [dismissedSecret, setDismissedSecret] = useState<string | null>(null);
+  const [editedSince, setEditedSince] = useState<CreateEndpointState | null>(null);
+  const errorRef = useRef<HTMLParagraphElement>(null);
+  const fields = state.status === "error" && "fields" in state ? state.fields : undefined;
+  const showError = state.status === "error" && editedSince !== state;
+  useEffect(() => {
+    if (state.status === "error") errorRef.current?.focus();
+  }, [state]);
   return (
     <>
-      <form action={formAction} className="form-grid" aria-labelledby="create-endpoint-heading">
+      <form
+        action={formAction}
+        className="form-grid"
+        aria-labelledby="create-endpoint-heading"
+        onInput={() => setEditedSince(state)}
+        onSubmit={(event) => {
+          if (pending) event.preventDefault();
+        }}
+      >
         <div className="field">
           <label htmlFor="endpoint-name">Name</label>
           <input
@@ -28,6 +44,7 @@ export function CreateEndpointForm({
             pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
             autoComplete="off"
             aria-describedby="endpoint-name-hint"
+            defaultValue={fields?.name ?? ""}
           />
           <span id="endpoint-name-hint" className="hint">
             Letters, digits, “.”, “_” and “-”. Subscribers use it as <code>&quot;endpoint&quot;</code>.
@@ -35,33 +52,30 @@ export function CreateEndpointForm({
         </div>
         <div className="field">
           <label htmlFor="endpoint-url">URL</label>
-          <input id="endpoint-url" name="url" type="url" required maxLength={2048} placeholder="https://example.com/hooks/batch" />
+          <input
+            id="endpoint-url"
+            name="url"
+            type="url"
+            required
+            maxLength={2048}
+            placeholder="https://example.com/hooks/batch"
+            defaultValue={fields?.url ?? ""}
+          />
         </div>
         <div className="field field-actions">
-          <button type="submit" className="button button-primary" disabled={pending}>
+          {/* Not `disabled` while pending: a disabled button drops the keyboard focus to <body>. */}
+          <button type="submit" className="button button-primary" aria-disabled={pending}>
             {pending ? "Creating…" : "Create endpoint"}
           </button>
         </div>
       </form>
-      <div role={state.status === "error" ? "alert" : "status"}>
-        {state.status === "error" ? <p className="notice notice-bad">{state.message}</p> : null}
-        {state.status === "created" && state.secret !== dismissedSecret ? (
-          <div className="notice notice-ok secret-reveal">
-            <p>
-              <strong>{state.message}</strong> Its signing secret is shown <strong>only this once</strong>: store it
-              with your receiver now.
-            </p>
-            <p className="secret-row">
-              <code id="new-endpoint-secret" className="secret">
-                {state.secret}
-              </code>{" "}
-              <CopyButton text={state.secret} targetId="new-endpoint-secret" label="Copy secret" />
-            </p>
-            <button type="button" className="button button-quiet" onClick={() => setDismissedSecret(state.secret)}>
-              I have stored it
-            </button>
-          </div>
+      <div role={showError ? "alert" : "status"}>
+        {showError ? (
+          <p ref={errorRef} tabIndex={-1} className="notice notice-bad">
+            {state.message}
+          </p>
         ) : null}
+        {state.status === "created" ? <SecretReveal message={state.message} secret={state.secret} id="new-endpoint-secret" /> : null}
       </div>
     </>
   );

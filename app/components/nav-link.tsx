@@ -9,7 +9,8 @@ export function NavLink({ href, children }: { href: string; children: ReactNode 
   const pathname = usePathname();
   const current = pathname === href || pathname.startsWith(`${href}/`);
   return (
-    <Link href={href} className="nav-link" aria-current={current ? "page" : undefined}>
+    // No prefetch: pages that refresh themselves would prefetch the navigation again on every refresh.
+    <Link href={href} prefetch={false} className="nav-link" aria-current={current ? "page" : undefined}>
       {children}
     </Link>
   );

@@ -26,3 +26,16 @@ export function formFields(formData: FormData): Record<string, string> {
   }
   return fields;
 }
+
+/** `inngest_unavailable` from a resend or a recovery: raised after the events were committed to the outbox. */
+export function isInngestUnavailable(error: unknown): boolean {
+  return isAppError(error) && error.code === "inngest_unavailable";
+}
+
+/**
+ * What a resend or recovery says when Inngest could not be reached: the events are in the outbox
+ * and the reconciler sends them once Inngest runs again, so pressing again would only queue a
+ * duplicate (which Inngest would drop, but which suggests the first one was lost).
+ */
+export const QUEUED_UNTIL_INNGEST =
+  "Queued, will be sent when Inngest is reachable: Inngest did not answer just now. Don't press again; check that Inngest is running.";

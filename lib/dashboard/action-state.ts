@@ -10,6 +10,10 @@ export type ActionState =
 /** The answer of "create endpoint": on success, the signing secret, shown this once only. */
 export type CreateEndpointState =
   | ActionState
+  | { status: "error"; message: string; fields: { name: string; url: string } }
   | { status: "created"; message: string; endpointName: string; secret: string };
 
 export const IDLE: ActionState = { status: "idle" };
+
+/** The answer of "rotate secret": the new signing secret, shown this once only. */
+export type RotateSecretState = ActionState | { status: "rotated"; message: string; secret: string };

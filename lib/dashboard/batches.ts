@@ -38,6 +38,14 @@ export function parseBatchFilters(searchParams: Record<string, string | string[]
 
 export interface BatchListItem extends JobView {
   subscriberCount: number;
+  /** Its deliveries by state: a batch whose webhook failed looks fine by its own status alone. */
+  deliveries: DeliveryCounts;
+}
+
+export interface DeliveryCounts {
+  delivered: number;
+  failed: number;
+  pending: number;
 }
 
 export interface BatchList {
@@ -82,14 +90,19 @@ export async function loadBatchList(db: Queryable, filters: BatchFilters): Promi
     }
   }
 
-  const [counts, [summary]] = await Promise.all([
+  const [counts, deliveryCounts, [summary]] = await Promise.all([
     subscriberCounts(db, jobs.map((job) => job.id)),
+    deliveryCountsByJob(db, jobs.map((job) => job.id)),
     db.query<{ running: number; any_tracked: boolean }>(
       "SELECT count(*) FILTER (WHERE settled_at IS NULL)::int AS running, count(*) > 0 AS any_tracked FROM jobs",
     ),
   ]);
   return {
-    batches: jobs.map((job) => ({ ...job, subscriberCount: counts.get(job.id) ?? 0 })),
+    batches: jobs.map((job) => ({
+      ...job,
+      subscriberCount: counts.get(job.id) ?? 0,
+      deliveries: deliveryCounts.get(job.id) ?? { delivered: 0, failed: 0, pending: 0 },
+    })),
     nextCursor,
     searchTruncated,
     running: summary?.running ?? 0,
@@ -125,6 +138,18 @@ async function subscriberCounts(db: Queryable, jobIds: string[]): Promise<Map<st
   return new Map(rows.map((row) => [row.job_id, row.count]));
 }
 
+async function deliveryCountsByJob(db: Queryable, jobIds: string[]): Promise<Map<string, DeliveryCounts>> {
+  if (jobIds.length === 0) return new Map();
+  const rows = await db.query<{ job_id: string } & DeliveryCounts>(
+    `SELECT job_id, count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE status = 'pending')::int AS pending
+     FROM deliveries WHERE job_id = ANY($1::uuid[]) GROUP BY job_id`,
+    [jobIds],
+  );
+  return new Map(rows.map(({ job_id, ...counts }) => [job_id, counts]));
+}
+
 // ---------------------------------------------------------------------------------------------
 // One batch
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +161,8 @@ export interface BatchPage extends JobDetail {
   payloads: Record<string, unknown>;
   /** Endpoint names per endpoint id, to label deliveries. */
   endpointNames: Record<string, string>;
+  /** Ids of this job's endpoints that are disabled now (a resend to them can only fail). */
+  disabledEndpointIds: string[];
   /** Active subscriptions. */
   subscriberCount: number;
 }
@@ -165,8 +192,8 @@ export async function loadBatchPage(
     db.query<{ id: string; payload: Record<string, unknown> }>("SELECT id, payload FROM deliveries WHERE job_id = $1", [
       detail.job.id,
     ]),
-    db.query<{ id: string; name: string }>(
-      `SELECT DISTINCT e.id, e.name FROM endpoints e
+    db.query<{ id: string; name: string; disabled: boolean }>(
+      `SELECT DISTINCT e.id, e.name, e.disabled_at IS NOT NULL AS disabled FROM endpoints e
        JOIN subscriptions s ON s.endpoint_id = e.id WHERE s.job_id = $1`,
       [detail.job.id],
     ),
@@ -176,6 +203,7 @@ export async function loadBatchPage(
     kindDetail: detail.job.kind === "batch" ? null : (extra[0]?.detail ?? null),
     payloads: Object.fromEntries(payloadRows.map((row) => [row.id, row.payload])),
     endpointNames: Object.fromEntries(endpointRows.map((row) => [row.id, row.name])),
+    disabledEndpointIds: endpointRows.filter((row) => row.disabled).map((row) => row.id),
     subscriberCount: detail.subscriptions.filter((subscription) => subscription.disabledAt === null).length,
   };
 }

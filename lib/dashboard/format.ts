@@ -30,6 +30,8 @@ export interface ProgressBreakdown {
   percent: { completed: number; failed: number; remaining: number };
   /** The sentence a screen reader hears instead of the coloured bar. */
   description: string;
+  /** Completed and failed over the total, rounded down to 0.1 so 48,190 of 48,213 is not "100%". */
+  processedPercent: number;
 }
 
 /** Completed / failed / remaining from a job's request counts; null when the provider reports none. */
@@ -47,8 +49,14 @@ export function progressBreakdown(counts: RequestCounts | null, settled: boolean
     failed,
     remaining,
     percent: { completed: share(completed), failed: share(failed), remaining: share(remaining) },
-    description: `${completed} of ${total} requests completed, ${failed} failed, ${remaining} ${remainingWord}`,
+    description: `${count(completed)} of ${count(total)} requests completed, ${count(failed)} failed, ${count(remaining)} ${remainingWord}`,
+    processedPercent: Math.floor(((completed + failed) / total) * 1000) / 10,
   };
+}
+
+/** A count with thousands separators: 48,213. */
+export function count(value: number): string {
+  return value.toLocaleString("en-US");
 }
 
 function clamp(value: number, min: number, max: number): number {
@@ -111,14 +119,56 @@ export function utcTime(iso: string): string {
   return `${iso.slice(0, 19).replace("T", " ")} UTC`;
 }
 
+/**
+ * An absolute time in the viewer's zone, to the second, with the zone's offset: "2026-11-23
+ * 13:00:00 UTC+1". `offsetMinutes` is east of UTC (the negated `Date#getTimezoneOffset`).
+ */
+export function localTime(iso: string, offsetMinutes: number): string {
+  const shifted = new Date(Date.parse(iso) + offsetMinutes * 60_000).toISOString();
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const hours = Math.floor(Math.abs(offsetMinutes) / 60);
+  const minutes = Math.abs(offsetMinutes) % 60;
+  const zone = offsetMinutes === 0 ? "UTC" : `UTC${sign}${hours}${minutes ? `:${String(minutes).padStart(2, "0")}` : ""}`;
+  return `${shifted.slice(0, 19).replace("T", " ")} ${zone}`;
+}
+
+/** A poll this late is overdue: the engine is not running it (a poll itself takes seconds). */
+export const POLL_OVERDUE_GRACE_MS = 2 * 60_000;
+
 /** What the "next poll / settled" column says about a job. */
 export function watchSummary(job: Pick<JobView, "settledAt" | "outcome" | "settleReason" | "nextPollAt" | "pollCount">, now: number): string {
   if (job.settledAt) {
     const outcome = humanize(job.outcome ?? "settled");
     return job.settleReason ? `${outcome}: ${humanize(job.settleReason)}` : outcome;
   }
-  if (job.nextPollAt) return `next poll ${relativeTime(job.nextPollAt, now)}`;
+  if (job.nextPollAt) {
+    const late = now - Date.parse(job.nextPollAt);
+    if (late > POLL_OVERDUE_GRACE_MS) return `poll overdue by ${durationText(late)}`;
+    return late > 0 ? "polling now" : `next poll ${relativeTime(job.nextPollAt, now)}`;
+  }
   return job.pollCount === 0 ? "waiting for the first poll" : "watching";
+}
+
+/**
+ * The batches list's timing column, without repeating the status: how long a settled job ran
+ * (and a settle reason the status does not say), or when a running one is polled next.
+ */
+export function timingSummary(
+  job: Pick<JobView, "settledAt" | "outcome" | "settleReason" | "nextPollAt" | "pollCount" | "trackedAt" | "providerCreatedAt">,
+  now: number,
+): { text: string; overdue: boolean } {
+  if (job.settledAt) {
+    const started = Math.min(Date.parse(job.trackedAt), job.providerCreatedAt ? Date.parse(job.providerCreatedAt) : Infinity);
+    const ran = `ran ${durationText(Math.max(0, Date.parse(job.settledAt) - started))}`;
+    return { text: job.settleReason ? `${ran} · ${humanize(job.settleReason)}` : ran, overdue: false };
+  }
+  const text = watchSummary(job, now);
+  return { text, overdue: text.startsWith("poll overdue") };
+}
+
+/** Polls made, counting the one that settled the job (it settles instead of recording a poll). */
+export function pollsMade(job: Pick<JobView, "pollCount" | "settledBy">): number {
+  return job.pollCount + (job.settledBy === "poll" ? 1 : 0);
 }
 
 /**

@@ -35,16 +35,21 @@ export function buildTimeline(
       tone: "neutral",
       deliveryId: delivery.id,
     });
-    for (const { attempt, number, newRun } of numberedAttempts(delivery.attempts)) {
+    for (const group of groupedAttempts(delivery.attempts)) {
+      const { attempt } = group;
       const succeeded = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300 && !attempt.error;
+      const answer = attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`;
+      const repeated = group.count > 1;
       deliveryEntries.push({
-        at: attempt.attemptedAt,
+        at: group.firstAt,
         kind: "attempt",
-        title: `Attempt ${number}: ${attempt.statusCode === null ? "no response" : `HTTP ${attempt.statusCode}`}`,
+        title: repeated ? `Attempts ${group.first}–${group.last}: ${answer}` : `Attempt ${group.first}: ${answer}`,
         facts: [
-          `took ${attempt.durationMs} ms`,
+          repeated
+            ? `${group.count} attempts over ${durationText(Date.parse(group.lastAt) - Date.parse(group.firstAt))}, the same answer each time`
+            : `took ${attempt.durationMs} ms`,
           ...(attempt.error ? [`error: ${attempt.error}`] : []),
-          ...(newRun ? ["new run (a resend or a replay)"] : []),
+          ...(group.newRun ? ["new run (a resend or a replay)"] : []),
           `delivery ${delivery.id}`,
         ],
         tone: succeeded ? "ok" : "bad",
@@ -86,6 +91,48 @@ export function numberedAttempts(
     number: index + 1,
     newRun: index > 0 && ordered[index - 1]!.runId !== attempt.runId,
   }));
+}
+
+export interface AttemptGroup {
+  /** The numbers (from 1, across runs) of its first and last attempt. */
+  first: number;
+  last: number;
+  count: number;
+  /** The group's last attempt (they all got the same answer). */
+  attempt: DeliveryAttemptView;
+  firstAt: string;
+  lastAt: string;
+  /** Its first attempt started a new run (a resend or a replay). */
+  newRun: boolean;
+}
+
+/**
+ * Attempts in time order, consecutive failed ones with the same answer (status, error and body) in
+ * one group, so 19 identical 503s read as one line. A new run (a resend) always starts a new group,
+ * and a success is always its own line (a second one is a resend).
+ */
+export function groupedAttempts(attempts: readonly DeliveryAttemptView[]): AttemptGroup[] {
+  const groups: AttemptGroup[] = [];
+  for (const { attempt, number, newRun } of numberedAttempts(attempts)) {
+    const previous = groups.at(-1);
+    const failed = attempt.statusCode === null || attempt.statusCode < 200 || attempt.statusCode >= 300 || attempt.error !== null;
+    if (
+      previous &&
+      failed &&
+      !newRun &&
+      previous.attempt.statusCode === attempt.statusCode &&
+      previous.attempt.error === attempt.error &&
+      previous.attempt.responseBody === attempt.responseBody
+    ) {
+      previous.last = number;
+      previous.count += 1;
+      previous.attempt = attempt;
+      previous.lastAt = attempt.attemptedAt;
+      continue;
+    }
+    groups.push({ first: number, last: number, count: 1, attempt, firstAt: attempt.attemptedAt, lastAt: attempt.attemptedAt, newRun });
+  }
+  return groups;
 }
 
 function eventEntry(

@@ -8,7 +8,9 @@ import {
   resultsText,
   progressBreakdown,
   relativeTime,
+  pollsMade,
   statusTone,
+  timingSummary,
   watchSummary,
 } from "@/lib/dashboard/format";
 import { buildTimeline, numberedAttempts } from "@/lib/dashboard/timeline";
@@ -35,6 +37,7 @@ describe("the progress bar", () => {
       remaining: 15,
       percent: { completed: 60, failed: 10, remaining: 30 },
       description: "30 of 50 requests completed, 5 failed, 15 remaining",
+      processedPercent: 70,
     });
   });
 
@@ -67,6 +70,34 @@ describe("times and summaries", () => {
     expect(watchSummary({ ...base, settledAt: at(0), outcome: "failed", settleReason: "watch_timeout" }, NOW)).toBe(
       "failed: watch timeout",
     );
+  });
+
+  test("call a poll long past its due time overdue", () => {
+    const running = { settledAt: null, outcome: null, settleReason: null, pollCount: 3 };
+    expect(watchSummary({ ...running, nextPollAt: at(-30_000) }, NOW)).toBe("polling now");
+    expect(watchSummary({ ...running, nextPollAt: at(-10 * 60_000) }, NOW)).toBe("poll overdue by 10 min");
+  });
+
+  test("give the batches list a timing that does not repeat the status", () => {
+    const job = { outcome: "completed", settleReason: null, nextPollAt: null, pollCount: 4, trackedAt: at(-26 * 3_600_000), providerCreatedAt: null };
+    expect(timingSummary({ ...job, settledAt: at(-2 * 3_600_000) }, NOW)).toEqual({ text: "ran 24 h", overdue: false });
+    expect(timingSummary({ ...job, outcome: "failed", settleReason: "watch_timeout", settledAt: at(0) }, NOW).text).toBe("ran 26 h · watch timeout");
+    expect(timingSummary({ ...job, outcome: null, settledAt: null, nextPollAt: at(-5 * 60_000) }, NOW)).toEqual({
+      text: "poll overdue by 5 min",
+      overdue: true,
+    });
+  });
+
+  test("count the poll that settled a job", () => {
+    expect(pollsMade({ pollCount: 4, settledBy: "poll" })).toBe(5);
+    expect(pollsMade({ pollCount: 4, settledBy: "signal" })).toBe(4);
+  });
+
+  test("round the share processed down, with thousands separators in the sentence", () => {
+    expect(progressBreakdown({ total: 48_213, completed: 48_190, failed: 0 }, true)).toMatchObject({
+      processedPercent: 99.9,
+      description: "48,190 of 48,213 requests completed, 0 failed, 23 not processed",
+    });
   });
 
   test("colour statuses consistently", () => {

@@ -1,15 +1,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { sendEvents } from "@/inngest/send";
 import { setDb } from "@/lib/db";
+import { flushStaleOutbox } from "@/lib/events/outbox";
 import { pollOnce } from "@/lib/watch/watching";
 import { createTestDatabase, REAL_POSTGRES_URL, type TestDatabase } from "../helpers/db";
 import { functionById, InngestHarness } from "../helpers/inngest-harness";
 import { freePort } from "../helpers/ports";
 import { startReceiver } from "../helpers/receiver";
+import { axeViolations } from "./axe";
+import { SEED, seedConsole, type Seeded } from "@/fixtures/dashboard/seed";
 
 /**
  * The dashboard end to end: the production build (`next build` → `.next`) served by `next start`
@@ -39,7 +43,6 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 /** The named endpoint's receiver: it verifies with the secret the dashboard showed once. */
 let endpointReceiver: Awaited<ReturnType<typeof startReceiver>>;
 let server: ChildProcess | undefined;
-let serverLog = "";
 let base: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -61,7 +64,8 @@ function requirePrerequisites(): void {
   }
 }
 
-async function startNextServer(databaseUrl: string): Promise<string> {
+/** `next start` on a free port against `databaseUrl`, answering once /api/health answers at all (200, or 503 with the database down). */
+async function spawnNext(databaseUrl: string): Promise<{ url: string; process: ChildProcess; log: () => string }> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -80,29 +84,81 @@ async function startNextServer(databaseUrl: string): Promise<string> {
     BATCHWATCH_ENCRYPTION_KEY: process.env.BATCHWATCH_ENCRYPTION_KEY,
     NEXT_TELEMETRY_DISABLED: "1",
   };
-  server = spawn(process.execPath, [NEXT_BIN, "start", "--port", String(port), "--hostname", "127.0.0.1"], {
+  let log = "";
+  const child = spawn(process.execPath, [NEXT_BIN, "start", "--port", String(port), "--hostname", "127.0.0.1"], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  server.stdout!.on("data", (chunk) => (serverLog += chunk));
-  server.stderr!.on("data", (chunk) => (serverLog += chunk));
+  child.stdout!.on("data", (chunk) => (log += chunk));
+  child.stderr!.on("data", (chunk) => (log += chunk));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 45_000;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`next start exited with ${server.exitCode}:\n${serverLog}`);
+    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${log}`);
     try {
-      const response = await fetch(`${url}/api/health`);
-      if (response.ok) return url;
+      await fetch(`${url}/api/health`);
+      return { url, process: child, log: () => log };
     } catch {
       // Not listening yet.
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`next start did not answer /api/health within 45 s:\n${serverLog}`);
+  child.kill("SIGTERM");
+  throw new Error(`next start did not answer /api/health within 45 s:\n${log}`);
 }
 
+async function stopNext(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function startNextServer(databaseUrl: string): Promise<string> {
+  const started = await spawnNext(databaseUrl);
+  server = started.process;
+  const health = await fetch(`${started.url}/api/health`);
+  if (!health.ok) throw new Error(`/api/health answered ${health.status}:\n${started.log()}`);
+  return started.url;
+}
+
+/** A TCP gate in front of Postgres: closed, it drops every connection (the database is down); open, it forwards. */
+async function startDatabaseGate(target: URL) {
+  let open = false;
+  const sockets = new Set<import("node:net").Socket>();
+  const gate = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    if (!open) {
+      socket.destroy();
+      return;
+    }
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(upstream);
+    upstream.on("close", () => sockets.delete(upstream));
+    socket.pipe(upstream).pipe(socket);
+    upstream.on("error", () => socket.destroy());
+    socket.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => gate.listen(0, "127.0.0.1", resolve));
+  const { port } = gate.address() as { port: number };
+  const url = new URL(target);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    open: () => (open = true),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => gate.close(resolve));
+    },
+  };
+}
+
+/** Saves a screenshot, after checking the page with axe-core: every screenshotted page is accessibility-clean. */
 async function screenshot(name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  expect(await axeViolations(page), `axe-core on ${name} (${page.url()})`).toEqual([]);
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: options.fullPage ?? true });
 }
 
@@ -130,7 +186,7 @@ function rowOf(batchId: string) {
 
 /** The status badge of a batch's row (its id alone may contain a status word). */
 function statusOf(batchId: string) {
-  return rowOf(batchId).locator(".badge").innerText();
+  return rowOf(batchId).locator('td[data-label="Status"] .badge').innerText();
 }
 
 beforeAll(async () => {
@@ -155,18 +211,15 @@ beforeAll(async () => {
       "--no-first-run",
     ],
   });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // A zone ahead of UTC, so local times and their UTC counterparts differ visibly.
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: "Europe/Paris" });
   page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT_MS);
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server!.once("exit", resolve));
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await stopNext(server);
   await receiver?.close();
   await endpointReceiver?.close();
   await harness?.stop();
@@ -281,9 +334,9 @@ describe("the dashboard, end to end", () => {
     ]);
 
     await expect.poll(() => statusOf(BATCH_ID), { timeout: UI_TIMEOUT_MS }).toBe("completed");
-    await expect.poll(() => page.getByRole("status").first().innerText()).toContain("Nothing running");
+    await expect.poll(() => page.getByRole("status").first().innerText(), { timeout: UI_TIMEOUT_MS }).toContain("Nothing running");
     expect(await rowOf(BATCH_ID).locator(".visually-hidden").innerText()).toBe("50 of 50 requests completed, 0 failed, 0 not processed");
-    expect(await statusOf(ENDPOINT_BATCH_ID)).toBe("failed");
+    await expect.poll(() => statusOf(ENDPOINT_BATCH_ID), { timeout: UI_TIMEOUT_MS }).toBe("failed");
 
     // Filters are a plain GET form.
     await page.getByLabel("Status").selectOption("failed");
@@ -303,7 +356,11 @@ describe("the dashboard, end to end", () => {
     for (const title of ["Tracked", "Subscriber added", "Watch started", "Polled", "Settled: completed", "Delivery created: batch.completed", "Attempt 1: HTTP 200"]) {
       await timeline.getByText(title, { exact: true }).first().waitFor();
     }
-    const sent = JSON.parse(await page.locator(".payload pre").innerText());
+    // The event is collapsed (a long JSON would make the page hard to scan); it opens on request.
+    const payload = page.locator(".payload");
+    expect(await payload.getAttribute("open")).toBeNull();
+    await payload.getByText("Event as sent").click();
+    const sent = JSON.parse(await page.getByRole("region", { name: /^Event sent by delivery/ }).innerText());
     expect(sent).toEqual(JSON.parse(receiver.received[0]!.body));
     expect(sent).toMatchObject({ type: "batch.completed", id: BATCH_ID, metadata: { team: "e2e" } });
     await screenshot("batch");
@@ -343,8 +400,14 @@ describe("the dashboard, end to end", () => {
     await page.getByRole("button", { name: "Enable" }).click();
     await page.getByText("Endpoint ops-hook enabled.").waitFor();
 
+    // A preview first: how many, and to where; nothing is sent until it is confirmed.
     await page.getByRole("link", { name: "Deliveries" }).click();
-    await page.getByRole("button", { name: "Re-send failed deliveries" }).click();
+    await page.getByRole("button", { name: "Last 24 hours" }).click();
+    await page.waitForURL(/window=24h/);
+    await page.getByRole("heading", { name: /Would re-send 1 failed delivery since/ }).waitFor();
+    await page.getByText("1 to endpoint ops-hook").waitFor();
+    expect(endpointReceiver.received).toHaveLength(0);
+    await page.getByRole("button", { name: "Re-send 1 failed delivery" }).click();
     await page.getByText("Re-sending 1 failed delivery.").waitFor();
     await harness.drain();
     expect(endpointReceiver.received).toHaveLength(1);
@@ -368,6 +431,305 @@ describe("the dashboard, end to end", () => {
     await page.getByRole("row", { name: /ops-hook/ }).waitFor();
     await screenshot("endpoints");
   });
+
+  describe("as an operations console, on seeded failures", () => {
+    let seeded: Seeded;
+
+    test("says why a delivery failed: the receiver's answer, given up after N attempts over D, the next retry", async () => {
+      seeded = await seedConsole(testDb.db, Date.now(), receiver.url);
+      await page.goto(`${base}/deliveries`);
+      const failed = page.getByRole("table", { name: /Failed deliveries/ });
+      const gaveUp = failed.getByRole("row").filter({ hasText: SEED.gaveUpBatch });
+      await gaveUp.getByText("Gave up after 21 attempts over 2 d").waitFor();
+      await gaveUp.getByText(/HTTP 503: <html><body><h1>503 Service Unavailable<\/h1>db pool exhausted/).waitFor();
+
+      // A disabled endpoint does not hide the receiver's answer that came before; no Resend where it can only fail.
+      const stopped = failed.getByRole("row").filter({ hasText: SEED.disabledBatch });
+      await stopped.getByText("Stopped: the endpoint was disabled").waitFor();
+      await stopped.getByText(/HTTP 500: \{"error":"internal"/).waitFor();
+      await stopped.getByText("Its endpoint is disabled: enable it, then resend.").waitFor();
+      expect(await stopped.getByRole("button", { name: "Resend" }).count()).toBe(0);
+      expect(await gaveUp.getByRole("button", { name: "Resend" }).count()).toBe(1);
+
+      // A refused connection is a connection error, retried, with its next attempt.
+      const retrying = page.getByRole("table", { name: /Recent deliveries/ }).getByRole("row").filter({ hasText: SEED.refusedBatch });
+      await retrying.getByText("Retrying after 4 attempts").waitFor();
+      await retrying.getByText(`No response: ${SEED.refusedError}`).waitFor();
+      await retrying.getByText(/^Next attempt in (19|20) min$/).waitFor();
+      await screenshot("deliveries-why");
+
+      // On the batch page: the whole answer, and 21 identical attempts as one line.
+      await gaveUp.getByRole("link", { name: SEED.gaveUpBatch }).click();
+      await page.getByRole("heading", { name: SEED.gaveUpBatch, level: 1 }).waitFor();
+      const card = page.locator(`#delivery-${seeded.gaveUpDelivery}`);
+      await card.getByText("Gave up after 21 attempts over 2 d").waitFor();
+      await card.getByRole("rowheader", { name: /#1–#21/ }).waitFor();
+      expect(await card.getByRole("row").count()).toBe(2);
+      await card.getByRole("region", { name: "Response body of attempt 21" }).getByText(SEED.gaveUpBody).waitFor();
+      await page.locator(".timeline").getByText("Attempts 1–21: HTTP 503", { exact: true }).waitFor();
+      await screenshot("batch-gave-up");
+
+      await page.goto(`${base}/batches/simulated/${SEED.disabledBatch}`);
+      const disabledCard = page.locator(`#delivery-${seeded.disabledDelivery}`);
+      await disabledCard.getByText("Stopped: the endpoint was disabled").waitFor();
+      await disabledCard.getByText(/No resend: Its endpoint is disabled/).waitFor();
+      expect(await disabledCard.getByRole("button", { name: "Resend" }).count()).toBe(0);
+    });
+
+    test("previews a recovery with presets, skips what can only fail and says why, then re-sends", async () => {
+      await page.goto(`${base}/deliveries`);
+      await page.getByText(/Read as UTC\. It is now \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/).waitFor();
+      // The failures are days old: the last 24 hours hold none that could succeed.
+      await page.getByRole("button", { name: "Last 24 hours" }).click();
+      await page.getByRole("heading", { name: /^Nothing to re-send since/ }).waitFor();
+      expect(await page.getByRole("button", { name: /^Re-send / }).count()).toBe(0);
+
+      await page.getByRole("button", { name: "Last 7 days" }).click();
+      await page.waitForURL(/window=7d/);
+      await page.getByRole("heading", { name: /^Would re-send 1 failed delivery since/ }).waitFor();
+      await page.getByText(/^1 to http:\/\/127\.0\.0\.1:\d+/).waitFor();
+      await page.getByText(`Skipping 1 failed delivery (endpoint ${SEED.disabledEndpoint}): their endpoint is disabled: enable it on the Endpoints page first.`).waitFor();
+      await screenshot("deliveries-recover-preview");
+
+      const before = receiver.received.length;
+      await page.getByRole("button", { name: "Re-send 1 failed delivery" }).click();
+      await page.getByText("Re-sending 1 failed delivery. Skipped 1 failed delivery to a disabled endpoint.").waitFor();
+      await harness.drain();
+      expect(receiver.received.length).toBe(before + 1);
+      expect(receiver.received.at(-1)!.headers["webhook-id"]).toBe(seeded.gaveUpDelivery);
+    });
+
+    test("lists batches with their delivery state, counts with separators on a fixed-width bar, and durations", async () => {
+      await page.goto(`${base}/batches`);
+      const large = rowOf(SEED.largeBatch);
+      await large.waitFor();
+      expect(await large.locator(".progress-text").innerText()).toBe("48,190/48,213 · 99.9%");
+      expect(await large.locator(".visually-hidden").innerText()).toBe("48,190 of 48,213 requests completed, 0 failed, 23 not processed");
+      expect(await rowOf(SEED.overdueBatch).locator(".progress-text").innerText()).toBe("131,072/250,000 · 52.5%\n311 failed");
+      const widths = await page.locator(".batch-table .progress-track").evaluateAll((tracks) => tracks.map((track) => track.getBoundingClientRect().width));
+      expect(new Set(widths).size).toBe(1);
+      // The timing column says how long it ran, not the status again.
+      const timing = await large.getByRole("cell").nth(5).innerText();
+      expect(timing).toBe("ran 24 h");
+      // A batch that looks fine by its own status, whose webhook failed.
+      await rowOf(SEED.disabledBatch).getByText("1 failed", { exact: true }).waitFor();
+      await rowOf(SEED.refusedBatch).getByText("1 pending", { exact: true }).waitFor();
+      // Ids wrap between their tokens only.
+      expect(await rowOf(SEED.gaveUpBatch).locator(".id-token").allInnerTexts()).toEqual(["sim_", "seed_", "gave_", "up_", "1200"]);
+      await screenshot("batches-console");
+    });
+
+    test("shows a stalled engine: overdue polls and queued work, with what to check; the refreshing list prefetches nothing", async () => {
+      await page.goto(`${base}/batches`);
+      const warning = page.getByRole("region", { name: "Work is waiting on the engine" });
+      await warning.getByText(/^1 batch's poll is overdue \(the oldest was due 1\d min ago\)\.$/).waitFor();
+      await warning.getByText(/that Inngest is running/).waitFor();
+      await rowOf(SEED.overdueBatch).getByText(/^poll overdue by 1\d min$/).waitFor();
+
+      // The list refreshes itself (something runs); the refreshes must not prefetch every row's link.
+      const prefetches: string[] = [];
+      const refreshes: string[] = [];
+      const onRequest = (request: import("playwright-core").Request) => {
+        const headers = request.headers();
+        if (headers["next-router-prefetch"]) prefetches.push(request.url());
+        else if (headers["rsc"]) refreshes.push(request.url());
+      };
+      await page.waitForTimeout(1_000);
+      page.on("request", onRequest);
+      await expect.poll(() => refreshes.length, { timeout: UI_TIMEOUT_MS }).toBeGreaterThanOrEqual(2);
+      page.off("request", onRequest);
+      expect(prefetches).toEqual([]);
+    });
+
+    test("says a resend is queued until Inngest is reachable, warns while it waits, and sends it once Inngest is back", async () => {
+      await page.goto(`${base}/batches/simulated/${SEED.refusedBatch}`);
+      // The page's live status holds no countdown, so a screen reader does not hear it on every refresh.
+      expect(await page.locator(".page-head [role=status]").innerText()).not.toMatch(/next poll in|\d+ s/);
+
+      await page.goto(`${base}/deliveries`);
+      harness.failSends = true;
+      try {
+        const stopped = page.getByRole("table", { name: /Failed deliveries/ }).getByRole("row").filter({ hasText: SEED.disabledBatch });
+        await stopped.waitFor();
+        // Enabling the endpoint makes a resend possible: it is offered now.
+        await testDb.db.query("UPDATE endpoints SET disabled_at = NULL, disabled_reason = NULL WHERE name = $1", [SEED.disabledEndpoint]);
+        await page.reload();
+        await stopped.getByRole("button", { name: "Resend" }).click();
+        // The row moved (it is pending now): the page says what happened, and takes the focus.
+        const notice = page.getByRole("status").filter({ hasText: /queued, will be sent when Inngest is reachable/ });
+        await notice.waitFor({ timeout: 30_000 });
+        await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("recover-result");
+      } finally {
+        harness.failSends = false;
+      }
+      const [unsent] = await testDb.db.query<{ count: number }>("SELECT count(*)::int AS count FROM outbox WHERE sent_at IS NULL");
+      expect(unsent!.count).toBe(1);
+      // Some minutes later it is still waiting: the pages say so, and what to check.
+      await testDb.db.query("UPDATE outbox SET created_at = created_at - interval '5 minutes' WHERE sent_at IS NULL");
+      await page.reload();
+      await page.getByRole("region", { name: "Work is waiting on the engine" }).getByText(/^1 event is queued but not yet sent to Inngest/).waitFor();
+      await screenshot("deliveries-stalled");
+
+      // Inngest is back: the reconciler sends what was queued.
+      const sent = await flushStaleOutbox(testDb.db, new Date(Date.now() + 60_000), sendEvents);
+      expect(sent).toBe(1);
+      expect(harness.pendingEvents().map((event) => event.name)).toContain("delivery/requested");
+    });
+
+    test("an endpoint's page: success rate, test event, secret rotation with the old one still valid, URL, its deliveries", async () => {
+      await page.goto(`${base}/endpoints`);
+      await page.getByRole("link", { name: "ops-hook", exact: true }).click();
+      await page.getByRole("heading", { name: "ops-hook", level: 1 }).waitFor();
+      await page.getByText(/^100%$/).waitFor();
+      await page.getByText("of the last 1 finished (1 delivered, 0 failed)").waitFor();
+      await page.getByRole("table", { name: /Deliveries to ops-hook/ }).getByText(ENDPOINT_BATCH_ID).waitFor();
+
+      const received = endpointReceiver.received.length;
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await page.getByText(/^Test event delivered: HTTP 200 in [\d,]+ ms\.$/).waitFor();
+      expect(endpointReceiver.received.at(-1)!.verified).toMatchObject({ type: "webhook.test", endpoint: "ops-hook" });
+      await expect.poll(() => page.getByRole("table", { name: /Deliveries to ops-hook/ }).getByText("test event").count()).toBe(1);
+
+      // Rotation: the new secret once; the old one keeps verifying during the grace period.
+      const oldSecret = createdSecret;
+      await page.getByRole("button", { name: "Rotate secret" }).click();
+      const rotated = page.locator("#rotated-secret");
+      await rotated.waitFor();
+      const newSecret = (await rotated.innerText()).trim();
+      expect(newSecret).toMatch(/^whsec_/);
+      expect(newSecret).not.toBe(oldSecret);
+      await page.getByText(/Deliveries are signed with both secrets until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/).waitFor();
+      await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains("secret-reveal"))).toBe(true);
+      await screenshot("endpoint");
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await expect.poll(() => endpointReceiver.received.length).toBe(received + 2);
+      expect(endpointReceiver.received.at(-1)!.verified).toMatchObject({ type: "webhook.test" }); // verified with the old secret
+      createdSecret = newSecret;
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await expect.poll(() => endpointReceiver.received.length).toBe(received + 3);
+      expect(endpointReceiver.received.at(-1)!.verified).toMatchObject({ type: "webhook.test" }); // and with the new one
+      await page.reload();
+      expect(await page.content()).not.toContain(newSecret);
+      await page.getByText(/A rotation is in progress: the previous secret signs until/).waitFor();
+
+      // Edit the URL (its query string, which may hold a token, is never shown).
+      await page.getByLabel("New URL").fill(`${endpointReceiver.url}?token=t0ps3cret`);
+      await page.getByRole("button", { name: "Change URL" }).click();
+      await page.getByText(/^Endpoint ops-hook now delivers to http:\/\/127\.0\.0\.1:\d+.*\?…\.$/).waitFor();
+      expect(await page.content()).not.toContain("t0ps3cret");
+
+      // Disabled from the dashboard says so (not "by API"), and keeps the focus on the button.
+      await page.getByRole("button", { name: "Disable" }).focus();
+      await page.keyboard.press("Enter");
+      await page.getByText("Disabled: disabled from the dashboard").waitFor();
+      await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe("Enable");
+      expect(await page.getByRole("button", { name: "Send test event" }).count()).toBe(0);
+      await page.keyboard.press("Enter");
+      await page.getByText("Endpoint ops-hook enabled.").waitFor();
+    });
+
+    test("forms keep the keyboard in place: Create keeps its fields after a refusal, Escape closes Delete…", async () => {
+      await page.goto(`${base}/endpoints`);
+      await page.getByLabel("Name").fill("ops-hook");
+      await page.getByLabel("URL").fill("https://example.com/hooks/second");
+      await page.getByRole("button", { name: "Create endpoint" }).click();
+      const refusal = page.getByRole("alert").filter({ hasText: 'an endpoint named "ops-hook" already exists' });
+      await refusal.waitFor();
+      expect(await page.getByLabel("Name").inputValue()).toBe("ops-hook");
+      expect(await page.getByLabel("URL").inputValue()).toBe("https://example.com/hooks/second");
+      await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toContain("already exists");
+      // Correcting a field clears the stale error.
+      await page.getByLabel("Name").fill("ops-hook-2");
+      await expect.poll(() => refusal.count()).toBe(0);
+
+      const row = page.getByRole("row", { name: new RegExp(SEED.flakyEndpoint) });
+      const summary = row.getByText("Delete…");
+      await summary.click();
+      await row.getByRole("button", { name: `Delete ${SEED.flakyEndpoint}` }).waitFor();
+      await row.getByRole("button", { name: `Delete ${SEED.flakyEndpoint}` }).focus();
+      await page.keyboard.press("Escape");
+      await expect.poll(() => row.locator("details.confirm").getAttribute("open")).toBeNull();
+      await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe("SUMMARY");
+    });
+
+    test("times are local with UTC next to them, one keypress away, and pages fit a phone as cards", async () => {
+      await page.goto(`${base}/deliveries`);
+      const when = page.getByRole("table", { name: /Recent deliveries/ }).locator("details.time").first();
+      await when.locator("summary").focus();
+      await page.keyboard.press("Enter");
+      await when.getByText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\+1 \(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\)$/).waitFor();
+
+      // A failed batch stays short: its event JSON is collapsed and its 21 attempts are one line.
+      await page.goto(`${base}/batches/simulated/${SEED.disabledBatch}`);
+      await page.goto(`${base}/batches/simulated/${SEED.gaveUpBatch}`);
+      await page.getByRole("heading", { name: SEED.gaveUpBatch, level: 1 }).waitFor();
+      const height = await page.evaluate(() => document.documentElement.scrollHeight);
+      expect(height).toBeLessThan(3_000);
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      try {
+        for (const [name, path] of [
+          ["batches-console-phone", "/batches"],
+          ["deliveries-phone", "/deliveries"],
+          ["batch-gave-up-phone", `/batches/simulated/${SEED.gaveUpBatch}`],
+          ["endpoints-phone", "/endpoints"],
+        ] as const) {
+          await page.goto(`${base}${path}`);
+          await page.locator("main h1").waitFor();
+          // Nothing wider than the phone, and no cell of a card overlaps the next.
+          expect(await page.evaluate(() => document.documentElement.scrollWidth), `${path} fits 390 px`).toBeLessThanOrEqual(390);
+          const overlaps = await page.evaluate(() =>
+            [...document.querySelectorAll(".stack-on-phone tbody tr")].flatMap((row) => {
+              const cells = [...row.children].map((cell) => cell.getBoundingClientRect());
+              return cells.flatMap((a, i) =>
+                cells.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom).map(() => row.textContent?.slice(0, 40)),
+              );
+            }),
+          );
+          expect(overlaps, path).toEqual([]);
+          await screenshot(name);
+        }
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 900 });
+      }
+    });
+
+    test("a custom moment in the future is refused with a message, not an error page", async () => {
+      await page.goto(`${base}/deliveries?since=2999-01-01T00:00`);
+      await page.getByRole("alert").filter({ hasText: "That moment is in the future." }).waitFor();
+      expect(await page.getByLabel("Or failed since (UTC)").inputValue()).toBe("2999-01-01T00:00");
+    });
+  });
+
+  test("explains a database that was down at start, and Try again loads the page once it is back", async () => {
+    const gate = await startDatabaseGate(new URL(testDb.url!));
+    let second: Awaited<ReturnType<typeof spawnNext>> | undefined;
+    const other = await context.newPage();
+    try {
+      second = await spawnNext(gate.url);
+      expect((await fetch(`${second.url}/api/health`)).status).toBe(503);
+      // The session cookie is the same one (same host, same secret): the page itself fails, and says why.
+      await other.goto(`${second.url}/batches`);
+      await other.getByRole("heading", { name: "This page could not be loaded" }).waitFor();
+      await other.getByRole("link", { name: "/api/health" }).waitFor();
+      expect(await axeViolations(other)).toEqual([]);
+      await other.screenshot({ path: path.join(SCREENSHOTS, "error.png"), fullPage: true });
+
+      gate.open();
+      await other.getByRole("button", { name: "Try again" }).click();
+      await other
+        .getByRole("heading", { name: "Batches", level: 1 })
+        .waitFor({ timeout: 30_000 })
+        .catch((error) => {
+          throw new Error(`${error}\nthe second server's log:\n${second?.log()}`);
+        });
+      await other.locator("tbody tr").first().waitFor();
+    } finally {
+      await other.close();
+      await stopNext(second?.process);
+      await gate.close();
+    }
+  }, 90_000);
 
   test("signs out, after which pages send to sign-in again", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -3,10 +3,14 @@ import Link from "next/link";
 import { AutoRefresh } from "@/app/components/auto-refresh";
 import * as clock from "@/lib/clock";
 import { currentRequestOrigin, requireSession } from "@/lib/auth/session";
-import { loadBatchList, parseBatchFilters, SEARCH_RESULT_LIMIT, type BatchFilters } from "@/lib/dashboard/batches";
-import { batchHref, humanize, pathWithQuery, watchSummary } from "@/lib/dashboard/format";
+import { loadBatchList, parseBatchFilters, SEARCH_RESULT_LIMIT, type BatchFilters, type BatchListItem } from "@/lib/dashboard/batches";
+import { loadEngineHealth } from "@/lib/dashboard/engine-health";
+import { batchHref, count, humanize, pathWithQuery, timingSummary } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { PROVIDER_NAMES, UNIFIED_STATUSES } from "@/lib/providers/types";
+import { BatchId } from "../_components/batch-id";
+import { EngineWarning } from "../_components/engine-warning";
+import { JsonBlock } from "../_components/json-block";
 import { ProgressBar } from "../_components/progress-bar";
 import { StatusBadge } from "../_components/status-badge";
 import { RelativeTime } from "../_components/time";
@@ -21,8 +25,9 @@ export default async function BatchesPage({ searchParams }: { searchParams: Prom
   const params = await searchParams;
   await requireSession(pathWithQuery("/batches", params));
   const filters = parseBatchFilters(params);
-  const list = await loadBatchList(await getDb(), filters);
+  const db = await getDb();
   const now = clock.now();
+  const [list, health] = await Promise.all([loadBatchList(db, filters), loadEngineHealth(db, now)]);
 
   return (
     <>
@@ -35,6 +40,7 @@ export default async function BatchesPage({ searchParams }: { searchParams: Prom
         </p>
       </div>
       <AutoRefresh active={list.running > 0} intervalMs={REFRESH_INTERVAL_MS} />
+      <EngineWarning health={health} now={now} />
 
       {list.anyTracked ? <Filters filters={filters} /> : null}
       {list.problem ? <p className="notice notice-warn">{list.problem}</p> : null}
@@ -57,10 +63,11 @@ export default async function BatchesPage({ searchParams }: { searchParams: Prom
       {filters.cursor || list.nextCursor ? (
         <nav aria-label="Pagination" className="pagination">
           {filters.cursor ? (
-            <Link href={pathWithQuery("/batches", { status: filters.status, provider: filters.provider })}>« Newest</Link>
+            <Link prefetch={false} href={pathWithQuery("/batches", { status: filters.status, provider: filters.provider })}>« Newest</Link>
           ) : null}
           {list.nextCursor ? (
             <Link
+              prefetch={false}
               href={pathWithQuery("/batches", { status: filters.status, provider: filters.provider, cursor: list.nextCursor })}
             >
               Older »
@@ -112,49 +119,77 @@ function Filters({ filters }: { filters: BatchFilters }) {
   );
 }
 
-function BatchTable({ batches, now }: { batches: Awaited<ReturnType<typeof loadBatchList>>["batches"]; now: number }) {
+function BatchTable({ batches, now }: { batches: BatchListItem[]; now: number }) {
   return (
     <div className="table-wrap">
-      <table className="data-table stack-on-phone">
+      <table className="data-table stack-on-phone batch-table">
         <caption className="visually-hidden">Tracked batches, newest first</caption>
         <thead>
           <tr>
             <th scope="col">Batch</th>
             <th scope="col">Provider</th>
-            <th scope="col">Kind</th>
             <th scope="col">Status</th>
             <th scope="col">Progress</th>
-            <th scope="col">Age</th>
-            <th scope="col">Next poll / settled</th>
-            <th scope="col">Subscribers</th>
+            <th scope="col">Deliveries</th>
+            <th scope="col">Tracked</th>
+            <th scope="col">Duration / next poll</th>
           </tr>
         </thead>
         <tbody>
-          {batches.map((batch) => (
-            <tr key={batch.id}>
-              <th scope="row" data-label="Batch">
-                <Link href={batchHref(batch.provider, batch.batchId, batch.kind)} className="mono batch-link">
-                  {batch.batchId}
-                </Link>
-              </th>
-              <td data-label="Provider">{batch.provider}</td>
-              <td data-label="Kind">{humanize(batch.kind)}</td>
-              <td data-label="Status">
-                <StatusBadge status={batch.status} />
-              </td>
-              <td data-label="Progress">
-                <ProgressBar counts={batch.requestCounts} progress={batch.progress} settled={batch.settledAt !== null} />
-              </td>
-              <td data-label="Age" className="nowrap">
-                <RelativeTime iso={batch.trackedAt} now={now} />
-              </td>
-              <td data-label="Next poll / settled">{watchSummary(batch, now)}</td>
-              <td data-label="Subscribers">{batch.subscriberCount}</td>
-            </tr>
-          ))}
+          {batches.map((batch) => {
+            const timing = timingSummary(batch, now);
+            return (
+              <tr key={batch.id}>
+                <th scope="row" data-label="Batch">
+                  {/* No prefetch: this list refreshes itself, and each refresh would prefetch every row again. */}
+                  <Link prefetch={false} href={batchHref(batch.provider, batch.batchId, batch.kind)} className="mono batch-link">
+                    <BatchId id={batch.batchId} />
+                  </Link>
+                </th>
+                <td data-label="Provider">
+                  {batch.provider}
+                  {batch.kind !== "batch" ? <span className="muted small block">{humanize(batch.kind)}</span> : null}
+                </td>
+                <td data-label="Status">
+                  <StatusBadge status={batch.status} />
+                </td>
+                <td data-label="Progress">
+                  <ProgressBar counts={batch.requestCounts} progress={batch.progress} settled={batch.settledAt !== null} />
+                </td>
+                <td data-label="Deliveries" className="delivery-state">
+                  <DeliveryState batch={batch} />
+                </td>
+                <td data-label="Tracked" className="nowrap">
+                  <RelativeTime iso={batch.trackedAt} now={now} />
+                </td>
+                <td data-label="Duration / next poll" className={timing.overdue ? "text-warn" : undefined}>
+                  {timing.text}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The batch's webhooks at a glance: failed first (it needs acting on), then in flight, then delivered. */
+function DeliveryState({ batch }: { batch: BatchListItem }) {
+  const { delivered, failed, pending } = batch.deliveries;
+  if (delivered + failed + pending === 0) {
+    return (
+      <span className="muted">
+        {batch.subscriberCount === 0 ? "no subscriber" : batch.settledAt ? "none" : `${count(batch.subscriberCount)} on settle`}
+      </span>
+    );
+  }
+  return (
+    <>
+      {failed > 0 ? <StatusBadge status="failed" label={`${count(failed)} failed`} /> : null}
+      {pending > 0 ? <StatusBadge status="pending" label={`${count(pending)} pending`} /> : null}
+      {delivered > 0 ? <StatusBadge status="delivered" label={`${count(delivered)} delivered`} /> : null}
+    </>
   );
 }
 
@@ -173,9 +208,7 @@ function EmptyState({ origin }: { origin: { protocol: string; host: string } }) 
         webhook to each subscriber. To try it without a provider account, track a <strong>simulated</strong> batch that
         runs for two minutes and completes 50 requests:
       </p>
-      <pre tabIndex={0} aria-label="Example command">
-        {command}
-      </pre>
+      <JsonBlock label="Example command" text={command} />
       <ul className="hints">
         <li>
           The simulated provider is on only with <code>BATCHWATCH_SIMULATED_PROVIDER=1</code>.

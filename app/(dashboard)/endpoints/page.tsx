@@ -1,12 +1,15 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import { ActionForm } from "@/app/components/action-form";
+import { ConfirmDisclosure } from "@/app/components/confirm-disclosure";
 import { CreateEndpointForm } from "@/app/components/create-endpoint-form";
 import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
-import { createEndpointAction, deleteEndpointAction, setEndpointDisabledAction } from "@/app/actions";
+import { createEndpointAction, deleteEndpointAction } from "@/app/actions";
 import { displayUrl, eventFilterText } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { listEndpoints, type EndpointView } from "@/lib/deliver/endpoints";
+import { EndpointToggle } from "../_components/endpoint-toggle";
 import { StatusBadge } from "../_components/status-badge";
 import { RelativeTime } from "../_components/time";
 
@@ -78,7 +81,7 @@ function EndpointRow({ endpoint, now }: { endpoint: EndpointView; now: number })
   return (
     <tr>
       <th scope="row" data-label="Name" className="mono">
-        {endpoint.name}
+        <Link href={`/endpoints/${endpoint.id}`}>{endpoint.name}</Link>
       </th>
       <td data-label="URL" className="break-word">
         {displayUrl(endpoint.url)}
@@ -105,34 +108,21 @@ function EndpointRow({ endpoint, now }: { endpoint: EndpointView; now: number })
       </td>
       <td data-label="Actions">
         <div className="row-actions">
-          <ActionForm
-            action={setEndpointDisabledAction}
-            submitLabel={endpoint.disabled ? "Enable" : "Disable"}
-            pendingLabel="Saving…"
-            className="inline-form"
-            ariaLabel={`${endpoint.disabled ? "Enable" : "Disable"} endpoint ${endpoint.name}`}
-          >
-            <input type="hidden" name="id" value={endpoint.id} />
-            <input type="hidden" name="disabled" value={endpoint.disabled ? "false" : "true"} />
-          </ActionForm>
-          {/* A disclosure rather than window.confirm: it works without JavaScript and with a keyboard. */}
-          <details className="confirm">
-            <summary className="button button-danger-quiet">Delete…</summary>
-            <div className="confirm-body">
-              <p>
-                Delete <strong>{endpoint.name}</strong>? Its subscriptions and deliveries are deleted too.
-              </p>
-              <ActionForm
-                action={deleteEndpointAction}
-                submitLabel={`Delete ${endpoint.name}`}
-                pendingLabel="Deleting…"
-                buttonClassName="button button-danger"
-                ariaLabel={`Delete endpoint ${endpoint.name}`}
-              >
-                <input type="hidden" name="id" value={endpoint.id} />
-              </ActionForm>
-            </div>
-          </details>
+          <EndpointToggle endpoint={endpoint} />
+          <ConfirmDisclosure summary="Delete…">
+            <p>
+              Delete <strong>{endpoint.name}</strong>? Its subscriptions and deliveries are deleted too.
+            </p>
+            <ActionForm
+              action={deleteEndpointAction}
+              submitLabel={`Delete ${endpoint.name}`}
+              pendingLabel="Deleting…"
+              buttonClassName="button button-danger"
+              ariaLabel={`Delete endpoint ${endpoint.name}`}
+            >
+              <input type="hidden" name="id" value={endpoint.id} />
+            </ActionForm>
+          </ConfirmDisclosure>
         </div>
       </td>
     </tr>

@@ -7,18 +7,26 @@ import { AutoRefresh } from "@/app/components/auto-refresh";
 import * as clock from "@/lib/clock";
 import { requireSession } from "@/lib/auth/session";
 import { loadBatchPage, parseKind, type BatchPage } from "@/lib/dashboard/batches";
+import { loadEngineHealth } from "@/lib/dashboard/engine-health";
 import {
   batchHref,
   batchIdFromSegments,
+  count,
   etaText,
   eventFilterText,
   humanize,
+  pollsMade,
   prettyJson,
   resultsText,
   watchSummary,
 } from "@/lib/dashboard/format";
-import { buildTimeline, deliveryDestination, destinationLabel, numberedAttempts } from "@/lib/dashboard/timeline";
+import { resendBlocker } from "@/lib/dashboard/delivery-state";
+import { buildTimeline, deliveryDestination, destinationLabel, groupedAttempts } from "@/lib/dashboard/timeline";
 import { getDb } from "@/lib/db";
+import { DeliveryWhy } from "../../../_components/delivery-why";
+import { EngineWarning } from "../../../_components/engine-warning";
+import { Facts } from "../../../_components/facts";
+import { JsonBlock } from "../../../_components/json-block";
 import { ProgressBar } from "../../../_components/progress-bar";
 import { StatusBadge } from "../../../_components/status-badge";
 import { ExactTime, RelativeTime } from "../../../_components/time";
@@ -46,10 +54,11 @@ export default async function BatchPage({
   const here = batchHref(provider, batchId, kind);
   await requireSession(here);
 
-  const page = await loadBatchPage(await getDb(), provider, batchId, kind);
+  const db = await getDb();
+  const now = clock.now();
+  const [page, health] = await Promise.all([loadBatchPage(db, provider, batchId, kind), loadEngineHealth(db, now)]);
   if (!page) notFound();
   const { job } = page;
-  const now = clock.now();
   const settled = job.settledAt !== null;
   const deliveriesInFlight = page.deliveries.some((delivery) => delivery.status === "pending");
 
@@ -70,24 +79,24 @@ export default async function BatchPage({
             </>
           ) : null}
         </p>
+        {/* Announced when it changes, so it holds no countdown ("next poll in 20 s" is in the summary below). */}
         <p className="muted" role="status">
-          {settled ? `Settled ${humanize(job.outcome ?? "")}.` : `Watching: ${watchSummary(job, now)}.`}
+          {settled ? `Settled ${humanize(job.outcome ?? "")}.` : "Watching; this page updates itself."}
           {deliveriesInFlight ? " A delivery is in flight; this page updates itself." : ""}
         </p>
       </div>
+      <EngineWarning health={health} now={now} />
 
       <Summary page={page} now={now} />
 
       {page.kindDetail ? (
         <section aria-labelledby="detail-heading">
           <h2 id="detail-heading">{humanize(job.kind)} detail</h2>
-          <pre tabIndex={0} aria-label={`${humanize(job.kind)} detail as JSON`}>
-            {prettyJson(page.kindDetail)}
-          </pre>
+          <JsonBlock label={`${humanize(job.kind)} detail as JSON`} text={prettyJson(page.kindDetail)} />
         </section>
       ) : null}
 
-      <Deliveries page={page} here={here} />
+      <Deliveries page={page} here={here} now={now} />
       <Timeline page={page} />
       <Subscribers page={page} />
     </>
@@ -106,31 +115,17 @@ function Summary({ page, now }: { page: BatchPage; now: number }) {
     ...(resultsText(job.results) ? ([["Requests", resultsText(job.results)]] as [string, ReactNode][]) : []),
     ["Reason", job.settleReason ? humanize(job.settleReason) : <span className="muted">reported by the provider</span>],
     ["Settled by", job.settledBy ?? <span className="muted">—</span>],
-    ["Polls", String(job.pollCount)],
+    ["Polls", count(pollsMade(job))],
     ["Last polled", <ExactTime key="l" iso={job.lastPolledAt} />],
     ["Created at provider", <ExactTime key="c" iso={job.providerCreatedAt} />],
     ["Ended at provider", <ExactTime key="e" iso={job.providerEndedAt} />],
     ["Expires", <ExactTime key="x" iso={job.expiresAt} />],
     ["Subscribers", String(page.subscriberCount)],
   ];
-  return (
-    <section aria-labelledby="summary-heading">
-      <h2 id="summary-heading" className="visually-hidden">
-        Summary
-      </h2>
-      <dl className="facts">
-        {facts.map(([term, value]) => (
-          <div key={term} className="fact">
-            <dt>{term}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <Facts id="summary-heading" heading="Summary" facts={facts} />;
 }
 
-function Deliveries({ page, here }: { page: BatchPage; here: string }) {
+function Deliveries({ page, here, now }: { page: BatchPage; here: string; now: number }) {
   return (
     <section aria-labelledby="deliveries-heading">
       <h2 id="deliveries-heading">Deliveries</h2>
@@ -143,20 +138,39 @@ function Deliveries({ page, here }: { page: BatchPage; here: string }) {
       ) : (
         page.deliveries.map((delivery) => {
           const payload = page.payloads[delivery.id];
+          const subscription = page.subscriptions.find((each) => each.id === delivery.subscriptionId);
+          const endpointId = delivery.endpointId ?? (subscription?.destination.type === "endpoint" ? subscription.destination.endpointId : null);
+          const groups = groupedAttempts(delivery.attempts);
+          const last = groups.at(-1)?.attempt;
+          const facts = {
+            ...delivery,
+            firstAttemptAt: groups[0]?.firstAt ?? null,
+            lastResponseBody: last?.responseBody ?? null,
+            endpointDisabled: endpointId !== null && page.disabledEndpointIds.includes(endpointId),
+            subscriptionDisabled: Boolean(subscription?.disabledAt),
+          };
+          const blocker = delivery.status === "delivered" ? null : resendBlocker(facts);
           return (
             <article key={delivery.id} id={`delivery-${delivery.id}`} className="card" aria-labelledby={`delivery-${delivery.id}-title`}>
               <header className="card-head">
                 <h3 id={`delivery-${delivery.id}-title`}>
                   <span className="mono">{delivery.eventType}</span> to{" "}
-                  {deliveryDestination(delivery, page.subscriptions, page.endpointNames)}
+                  {endpointId ? (
+                    <Link prefetch={false} href={`/endpoints/${endpointId}`}>
+                      {deliveryDestination(delivery, page.subscriptions, page.endpointNames)}
+                    </Link>
+                  ) : (
+                    deliveryDestination(delivery, page.subscriptions, page.endpointNames)
+                  )}
                 </h3>
                 <StatusBadge status={delivery.status} />
               </header>
+              <DeliveryWhy delivery={facts} now={now} full />
               <p className="muted small">
                 Delivery <span className="mono">{delivery.id}</span> (the <code>webhook-id</code> on every attempt) ·{" "}
                 {delivery.attemptCount} {delivery.attemptCount === 1 ? "attempt" : "attempts"}
               </p>
-              {delivery.attempts.length > 0 ? (
+              {groups.length > 0 ? (
                 <div className="table-wrap">
                   <table className="data-table compact stack-on-phone">
                     <caption className="visually-hidden">Attempts of delivery {delivery.id}</caption>
@@ -166,43 +180,71 @@ function Deliveries({ page, here }: { page: BatchPage; here: string }) {
                         <th scope="col">At</th>
                         <th scope="col">Response</th>
                         <th scope="col">Duration</th>
-                        <th scope="col">Error</th>
+                        <th scope="col">Error or body</th>
                       </tr>
                     </thead>
                     <tbody>
-                      {numberedAttempts(delivery.attempts).map(({ attempt, number, newRun }) => (
-                        <tr key={`${attempt.runId}-${attempt.attempt}`}>
-                          <th scope="row" data-label="Attempt">
-                            #{number}
-                            {newRun ? <span className="muted small block">new run</span> : null}
-                          </th>
-                          <td data-label="At">
-                            <ExactTime iso={attempt.attemptedAt} />
-                          </td>
-                          <td data-label="Response">
-                            {attempt.statusCode === null ? (
-                              <span className="text-bad">no response</span>
-                            ) : (
-                              <span className={attempt.statusCode < 300 ? "text-ok" : "text-bad"}>HTTP {attempt.statusCode}</span>
-                            )}
-                          </td>
-                          <td data-label="Duration">{attempt.durationMs} ms</td>
-                          <td data-label="Error" className="wrap-anywhere">{attempt.error ?? <span className="muted">—</span>}</td>
-                        </tr>
-                      ))}
+                      {groups.map((group) => {
+                        const { attempt } = group;
+                        return (
+                          <tr key={`${attempt.runId}-${group.first}`}>
+                            <th scope="row" data-label="Attempt">
+                              {group.count > 1 ? `#${group.first}–#${group.last}` : `#${group.first}`}
+                              {group.count > 1 ? <span className="muted small block">{group.count} times, same answer</span> : null}
+                              {group.newRun ? <span className="muted small block">new run</span> : null}
+                            </th>
+                            <td data-label="At">
+                              <ExactTime iso={group.firstAt} />
+                              {group.count > 1 ? (
+                                <span className="small block">
+                                  to <ExactTime iso={group.lastAt} />
+                                </span>
+                              ) : null}
+                            </td>
+                            <td data-label="Response">
+                              {attempt.statusCode === null ? (
+                                <span className="text-bad">no response</span>
+                              ) : (
+                                <span className={attempt.statusCode < 300 ? "text-ok" : "text-bad"}>HTTP {attempt.statusCode}</span>
+                              )}
+                            </td>
+                            <td data-label="Duration">{attempt.durationMs.toLocaleString("en-US")} ms</td>
+                            <td data-label="Error or body" className="wrap-anywhere">
+                              {attempt.error && !(attempt.statusCode !== null && attempt.responseBody) ? <span className="block">{attempt.error}</span> : null}
+                              {attempt.responseBody ? (
+                                <JsonBlock label={`Response body of attempt ${group.last}`} text={attempt.responseBody} small />
+                              ) : attempt.error ? null : (
+                                <span className="muted">—</span>
+                              )}
+                            </td>
+                          </tr>
+                        );
+                      })}
                     </tbody>
                   </table>
                 </div>
               ) : (
                 <p className="muted">No attempt yet.</p>
               )}
-              <ResendButton deliveryId={delivery.id} returnTo={here} />
+              {blocker ? (
+                <p className="notice notice-warn">
+                  No resend: {blocker}
+                  {endpointId && facts.endpointDisabled ? (
+                    <>
+                      {" "}
+                      <Link prefetch={false} href={`/endpoints/${endpointId}`}>
+                        Open the endpoint
+                      </Link>
+                    </>
+                  ) : null}
+                </p>
+              ) : (
+                <ResendButton deliveryId={delivery.id} returnTo={here} />
+              )}
               {payload !== undefined ? (
-                <details className="payload" open>
+                <details className="payload">
                   <summary>Event as sent</summary>
-                  <pre tabIndex={0} aria-label={`Event sent by delivery ${delivery.id}, as JSON`}>
-                    {prettyJson(payload)}
-                  </pre>
+                  <JsonBlock label={`Event sent by delivery ${delivery.id}, as JSON`} text={prettyJson(payload)} />
                 </details>
               ) : null}
             </article>
@@ -260,9 +302,7 @@ function Subscribers({ page }: { page: BatchPage }) {
                 </>
               ) : null}
               {Object.keys(subscription.metadata).length > 0 ? (
-                <pre tabIndex={0} aria-label="Subscription metadata as JSON" className="small">
-                  {prettyJson(subscription.metadata)}
-                </pre>
+                <JsonBlock label="Subscription metadata as JSON" text={prettyJson(subscription.metadata)} small />
               ) : null}
             </li>
           ))}
