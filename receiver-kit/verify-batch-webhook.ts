@@ -65,6 +65,7 @@
  *     const { event } = delivery;
  *     if (event.type === "batch.completed") await importResults(event.provider, event.id);
  *     else if (event.type === "webhook.test") console.log(`test from ${event.endpoint}`);
+ *     else if (event.type === "batch.stalled") await page(`${event.id} stuck since ${event.stall.since}`); // opt-in
  *     await delivery.ack();
  *     return new Response(null, { status: 204 });
  *   } catch (error) {
@@ -161,8 +162,79 @@ export interface WebhookTestEvent {
   sentAt: string;
 }
 
+/** What a stall notice says about the stall. */
+export interface StallInfo {
+  /** "no_progress", "stuck_in_phase" (validating / finalizing) or "past_window". */
+  kind: string;
+  /** ISO 8601: when it stopped moving. */
+  since: string;
+  /** 1 for the job's first stall, 2 for the next…; one batch.stalled and at most one batch.resumed each. */
+  number: number;
+}
+
+/** Opt-in (`events`): a running batch stopped moving for far longer than its history predicts. */
+export interface BatchStalledEvent {
+  type: "batch.stalled";
+  id: string;
+  provider: string;
+  kind: string;
+  status: string;
+  providerStatus: string | null;
+  stall: StallInfo & { forMs: number; expectedMs: number | null };
+  requestCounts: RequestCounts | null;
+  /** ISO 8601. */
+  detectedAt: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Opt-in (`events`): a stalled batch moved again. */
+export interface BatchResumedEvent {
+  type: "batch.resumed";
+  id: string;
+  provider: string;
+  kind: string;
+  status: string;
+  providerStatus: string | null;
+  stall: StallInfo;
+  stalledForMs: number;
+  /** ISO 8601. */
+  resumedAt: string;
+  requestCounts: RequestCounts | null;
+  metadata: Record<string, unknown>;
+}
+
+/** One batch of a settled group. */
+export interface GroupBatch {
+  id: string;
+  provider: string;
+  kind: string;
+  /** "completed", "failed", "expired" or "cancelled". */
+  outcome: string;
+  reason: string | null;
+  requestCounts: RequestCounts | null;
+  results?: BatchResults;
+  endedAt: string | null;
+}
+
+/** Every batch tracked with the same `group` has settled (sent to subscribers that gave the group, by default). */
+export interface GroupSettledEvent {
+  type: "group.settled";
+  group: string;
+  /** 1, then 2… when a batch joined after the group settled and it settled again (a new webhook-id each time). */
+  settlement: number;
+  /** ISO 8601. */
+  settledAt: string;
+  totals: {
+    batches: number;
+    outcomes: Record<string, number>;
+    requests: { total: number; completed: number; failed: number } | null;
+  };
+  batches: GroupBatch[];
+  metadata: Record<string, unknown>;
+}
+
 /** What a batchwatch webhook carries; narrow on `type`. */
-export type BatchWebhookEvent = JobFinishedEvent | WebhookTestEvent;
+export type BatchWebhookEvent = JobFinishedEvent | WebhookTestEvent | BatchStalledEvent | BatchResumedEvent | GroupSettledEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -511,6 +583,26 @@ export function parseBatchWebhookEvent(value: unknown): BatchWebhookEvent {
     expectString(value, "endpoint");
     expectString(value, "sentAt", { date: true });
     return value as unknown as WebhookTestEvent;
+  }
+
+  if (value.type === "batch.stalled" || value.type === "batch.resumed") {
+    for (const field of ["id", "provider", "kind", "status"]) expectString(value, field);
+    if (!isObject(value.stall)) return invalid("stall must be an object");
+    expectString(value.stall, "kind");
+    expectString(value.stall, "since", { date: true });
+    expectString(value, value.type === "batch.stalled" ? "detectedAt" : "resumedAt", { date: true });
+    if (!isObject(value.metadata)) invalid("metadata must be an object");
+    return value as unknown as BatchStalledEvent | BatchResumedEvent;
+  }
+
+  if (value.type === "group.settled") {
+    expectString(value, "group");
+    expectString(value, "settledAt", { date: true });
+    if (typeof value.settlement !== "number") invalid("settlement must be a number");
+    if (!isObject(value.totals)) invalid("totals must be an object");
+    if (!Array.isArray(value.batches)) invalid("batches must be an array");
+    if (!isObject(value.metadata)) invalid("metadata must be an object");
+    return value as unknown as GroupSettledEvent;
   }
 
   if (typeof value.type !== "string" || !JOB_EVENT_TYPE.test(value.type)) invalid("type is not a known event type");

@@ -1,5 +1,5 @@
 import type { DeliveryAttemptView, DeliveryView, JobDetail, SubscriptionDestination } from "@/lib/jobs/queries";
-import { displayUrl, durationText, humanize, type Tone } from "./format";
+import { displayUrl, durationText, humanize, type Tone, utcTime } from "./format";
 
 /**
  * One chronological story of a job: its own events (tracked, subscribed, watch started, polls,
@@ -181,6 +181,14 @@ function eventEntry(
       if (text("message")) facts.push(text("message")!);
       return { ...base, title: `Settled: ${humanize(outcome)}`, facts, tone: outcome === "completed" ? "ok" : outcome === "cancelled" ? "warn" : "bad" };
     }
+    case "stalled":
+    case "resumed":
+      return {
+        ...base,
+        title: type === "stalled" ? `Stalled: ${humanize(text("kind") ?? "no progress")}` : "Moving again",
+        facts: text("since") ? [`stuck since ${utcTime(text("since")!)} (stall ${String(detail.number ?? "?")})`] : [],
+        tone: type === "stalled" ? "warn" : "active",
+      };
     default:
       return { ...base, title: humanize(type), facts: [], tone: "neutral" };
   }

@@ -6,7 +6,15 @@ import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbo
 import { getJob, iso, type JobRow, type SubscriptionRow } from "@/lib/jobs/store";
 import type { RequestCounts } from "@/lib/providers/types";
 import { effectiveEventsSql } from "./event-filter";
-import { eventTypeFor, eventTypeSql, type UnifiedWebhookEvent } from "./unified-event";
+import type { StallNotice } from "@/lib/watch/stall";
+import {
+  type BatchResumedEvent,
+  type BatchStalledEvent,
+  eventTypeFor,
+  eventTypeSql,
+  type NoticeEventType,
+  type UnifiedWebhookEvent,
+} from "./unified-event";
 
 export type DeliveryCause = "settled" | "subscribed_after_settlement";
 
@@ -99,4 +107,79 @@ export async function deliverToLateSubscribers(db: Database, send: EventSender):
     created.push(...result.deliveryIds);
   }
   return created;
+}
+
+/**
+ * One notice delivery (batch.stalled, batch.resumed, group.settled) for a subscription: once per
+ * subscription and topic (a unique index), so a repeated poll or settlement creates none twice.
+ * Returns the event that sends it, or null when it existed already.
+ */
+export async function insertNoticeDelivery(
+  tx: Queryable,
+  notice: { jobId: string | null; subscriptionId: string; endpointId: string | null; type: NoticeEventType; topic: string; payload: unknown },
+): Promise<OutgoingEvent | null> {
+  const [row] = await tx.query<{ id: string }>(
+    `INSERT INTO deliveries (id, job_id, subscription_id, endpoint_id, event_type, payload, created_at, topic)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (subscription_id, topic) WHERE subscription_id IS NOT NULL AND topic IS NOT NULL DO NOTHING
+     RETURNING id`,
+    [newDeliveryId(), notice.jobId, notice.subscriptionId, notice.endpointId, notice.type, JSON.stringify(notice.payload), nowDate(), notice.topic],
+  );
+  return row ? deliveryRequestedEvent(row.id, "notice") : null;
+}
+
+/** A job's stall notice to each of its active subscribers that opted into it, with the outbox entries. */
+export async function createStallNotices(tx: Queryable, job: JobRow, notice: StallNotice): Promise<OutgoingEvent[]> {
+  const subscriptions = await tx.query<SubscriptionRow>(
+    `SELECT s.* FROM subscriptions s WHERE s.job_id = $1 AND s.disabled_at IS NULL AND $2 = ANY(${effectiveEventsSql()})
+     ORDER BY s.created_at`,
+    [job.id, notice.type],
+  );
+  const topic = `${notice.type === "batch.stalled" ? "stalled" : "resumed"}:${notice.stall.number}`;
+  const events: OutgoingEvent[] = [];
+  for (const subscription of subscriptions) {
+    const event = await insertNoticeDelivery(tx, {
+      jobId: job.id,
+      subscriptionId: subscription.id,
+      endpointId: subscription.endpoint_id,
+      type: notice.type,
+      topic,
+      payload: stallNoticeEvent(job, notice, subscription.metadata),
+    });
+    if (event) events.push(event);
+  }
+  await enqueueEvents(tx, events);
+  return events;
+}
+
+/** The body of a batch.stalled / batch.resumed delivery. */
+export function stallNoticeEvent(job: JobRow, notice: StallNotice, metadata: Record<string, unknown>): BatchStalledEvent | BatchResumedEvent {
+  const { stall } = notice;
+  const base = {
+    id: job.batch_id,
+    provider: job.provider,
+    kind: job.kind,
+    status: job.status,
+    providerStatus: job.provider_status,
+  };
+  const view = { kind: stall.kind, since: new Date(stall.since).toISOString(), number: stall.number };
+  const requestCounts = (job.request_counts as RequestCounts | null) ?? null;
+  return notice.type === "batch.stalled"
+    ? {
+        type: "batch.stalled",
+        ...base,
+        stall: { ...view, forMs: stall.forMs, expectedMs: stall.expectedMs },
+        requestCounts,
+        detectedAt: new Date(stall.detectedAt).toISOString(),
+        metadata,
+      }
+    : {
+        type: "batch.resumed",
+        ...base,
+        stall: view,
+        stalledForMs: Math.max(0, notice.resumedAt - stall.since),
+        resumedAt: new Date(notice.resumedAt).toISOString(),
+        requestCounts,
+        metadata,
+      };
 }

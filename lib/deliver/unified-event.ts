@@ -1,4 +1,5 @@
 import type { OutcomeResults } from "@/lib/settle/outcome-results";
+import type { StallKind } from "@/lib/watch/stall";
 import { TERMINAL_STATUSES, type JobKind, type ProviderName, type RequestCounts, type UnifiedStatus } from "@/lib/providers/types";
 
 /**
@@ -112,6 +113,84 @@ export interface UnifiedWebhookEvent {
    * common error). Present on `batch.completed` only; see docs/receiving-webhooks.md.
    */
   results?: OutcomeResults;
+}
+
+/** What a stall notice says about the stall (lib/watch/stall.ts). */
+export interface StallView {
+  /** `no_progress`, `stuck_in_phase` (validating / finalizing) or `past_window`. */
+  kind: StallKind;
+  /** When it stopped moving (ISO-8601). */
+  since: string;
+  /** The job's first stall is 1, the next 2, …: one `batch.stalled` and at most one `batch.resumed` each. */
+  number: number;
+}
+
+/** A running batch stopped moving for far longer than its history (or its provider's norm) predicts. */
+export interface BatchStalledEvent {
+  type: "batch.stalled";
+  id: string;
+  provider: ProviderName;
+  kind: JobKind;
+  status: UnifiedStatus;
+  providerStatus: string | null;
+  stall: StallView & {
+    /** How long it had been stuck when this was sent. */
+    forMs: number;
+    /** The most its history (or its provider's norm for the phase) predicted; null past its window. */
+    expectedMs: number | null;
+  };
+  requestCounts: RequestCounts | null;
+  detectedAt: string;
+  metadata: Record<string, unknown>;
+}
+
+/** A stalled batch moved again (its status or progress changed). */
+export interface BatchResumedEvent {
+  type: "batch.resumed";
+  id: string;
+  provider: ProviderName;
+  kind: JobKind;
+  status: UnifiedStatus;
+  providerStatus: string | null;
+  stall: StallView;
+  /** How long it was stuck, up to the poll that saw it move. */
+  stalledForMs: number;
+  resumedAt: string;
+  requestCounts: RequestCounts | null;
+  metadata: Record<string, unknown>;
+}
+
+/** One batch of a settled group, as `group.settled` lists it. */
+export interface GroupBatch {
+  id: string;
+  provider: ProviderName;
+  kind: JobKind;
+  outcome: Outcome;
+  reason: SettleReason | null;
+  requestCounts: RequestCounts | null;
+  /** On completed batches: what their requests came to (see {@link UnifiedWebhookEvent.results}). */
+  results?: OutcomeResults;
+  endedAt: string | null;
+}
+
+/** Every batch of a job group has settled (lib/settle/groups.ts). */
+export interface GroupSettledEvent {
+  type: "group.settled";
+  /** The `group` key the batches were tracked with. */
+  group: string;
+  /** 1 for its first settlement; a batch joining after it settled reopens it, and the next settlement counts up. */
+  settlement: number;
+  settledAt: string;
+  totals: {
+    batches: number;
+    outcomes: Record<Outcome, number>;
+    /** Summed over the batches that report counts; null when none does. */
+    requests: { total: number; completed: number; failed: number } | null;
+  };
+  /** Each batch (the first 1,000: oldest tracked first, then by provider and id). */
+  batches: GroupBatch[];
+  /** The metadata of the subscription it is delivered for. */
+  metadata: Record<string, unknown>;
 }
 
 /** What an endpoint check (`POST /api/endpoints/{id}/test`) delivers, before any job ends. */

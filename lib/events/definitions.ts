@@ -85,7 +85,8 @@ const batchSettledData = z.object({
     .optional(),
 });
 
-export const DELIVERY_CAUSES = ["settled", "subscribed_after_settlement", "resend", "recover", "test"] as const;
+/** Why a delivery is requested; `notice` is a stalled / resumed / group.settled notice. */
+export const DELIVERY_CAUSES = ["settled", "subscribed_after_settlement", "resend", "recover", "test", "notice"] as const;
 export type DeliveryCause = (typeof DELIVERY_CAUSES)[number];
 
 const deliveryRequestedData = z.object({

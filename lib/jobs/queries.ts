@@ -76,6 +76,8 @@ export interface SubscriptionView {
   events: SubscribableEventType[];
   /** Where that filter comes from. */
   eventsFrom: "subscription" | "endpoint" | "default";
+  /** The job group it was tracked into (docs/api.md#job-groups), or null. */
+  group: string | null;
 }
 
 export interface DeliveryAttemptView {
@@ -193,6 +195,7 @@ export function subscriptionViewFromRow(
     createdAt: iso(row.created_at)!,
     events: effectiveEvents({ events: row.events, endpointEvents: row.endpoint_events, group: row.group_key }),
     eventsFrom: row.events ? "subscription" : row.endpoint_events ? "endpoint" : "default",
+    group: row.group_key ?? null,
   };
 }
 

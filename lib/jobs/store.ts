@@ -64,6 +64,8 @@ export const JOB_EVENT_TYPES = [
   "poll_error",
   "signal",
   "settled",
+  "stalled",
+  "resumed",
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 

@@ -6,16 +6,19 @@ import type { BatchResult, ProviderAdapter, RequestCounts, RetrieveOptions, Unif
 
 /**
  * A provider with no network: the id says how long the batch runs and how it ends, e.g.
- * `sim_90s_completed_100`, and optionally which share of its requests fail, in percent
- * (`sim_90s_completed_100_f100`: completed, every request failed). Used for demos, benchmarks and
- * end-to-end tests of the watch.
+ * `sim_90s_completed_100`, and optionally: which share of its requests fail, in percent
+ * (`_f100`: completed, every request failed); how long it stays queued (validating), as a
+ * percentage of the run (`_q40`); and a stretch in which progress stops, from and to a percentage
+ * of the run (`_p30-70`: frozen from 30 % to 70 % of the run, then catching up by the end), as a
+ * stuck provider would. Used for demos, benchmarks and end-to-end tests of the watch.
  */
 
 const PROVIDER = "simulated";
 export const SIMULATED_OUTCOMES = ["completed", "failed", "expired", "cancelled"] as const;
 export type SimulatedOutcome = (typeof SIMULATED_OUTCOMES)[number];
 
-const ID_PATTERN = /^sim_(\d+)(s|m|h|d)_(completed|failed|expired|cancelled)(?:_(\d+))?(?:_f(\d{1,3}))?$/;
+const ID_PATTERN =
+  /^sim_(\d+)(s|m|h|d)_(completed|failed|expired|cancelled)(?:_(\d+))?(?:_f(\d{1,3}))?(?:_q(\d{1,2}))?(?:_p(\d{1,2})-(\d{1,2}))?$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS } as const;
 export const SIMULATED_DEFAULT_TOTAL = 100;
 export const SIMULATED_MAX_TOTAL = 1_000_000;
@@ -39,6 +42,10 @@ export interface SimulatedBatchSpec {
   total: number;
   /** Share of processed requests that fail, in [0, 1]. */
   failedShare: number;
+  /** Share of the run spent validating (queued), when the id says so. */
+  validatingShare?: number;
+  /** Progress stands still from `pause[0]` to `pause[1]` (shares of the run), when the id says so. */
+  pause?: [number, number];
 }
 
 /** Parses `sim_<duration>_<outcome>[_<total>]`; anything else is `not_found`, as a real provider would answer. */
@@ -47,14 +54,23 @@ export function parseSimulatedId(id: string): SimulatedBatchSpec {
   const notFound = (why: string) =>
     new ProviderError("not_found", `no simulated batch "${id}": ${why}`, { provider: PROVIDER, status: 404 });
   if (!match) throw notFound("ids look like sim_90s_completed_100 (duration s|m|h|d, outcome, optional total)");
-  const [, amount, unit, outcome, totalText, failedText] = match;
+  const [, amount, unit, outcome, totalText, failedText, queuedText, pauseFrom, pauseTo] = match;
   const durationMs = Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
   const total = totalText === undefined ? SIMULATED_DEFAULT_TOTAL : Number(totalText);
   if (durationMs <= 0 || durationMs > SIMULATED_MAX_DURATION_MS) throw notFound("duration must be between 1s and 7d");
   if (total < 1 || total > SIMULATED_MAX_TOTAL) throw notFound(`total must be between 1 and ${SIMULATED_MAX_TOTAL}`);
   const failedPercent = failedText === undefined ? (outcome === "failed" ? FAILED_SHARE * 100 : 0) : Number(failedText);
   if (failedPercent > 100) throw notFound("the failed share is a percentage, at most f100");
-  return { durationMs, outcome: outcome as SimulatedOutcome, total, failedShare: failedPercent / 100 };
+  const spec: SimulatedBatchSpec = { durationMs, outcome: outcome as SimulatedOutcome, total, failedShare: failedPercent / 100 };
+  if (queuedText !== undefined) spec.validatingShare = Number(queuedText) / 100;
+  if (pauseFrom !== undefined) {
+    const pause: [number, number] = [Number(pauseFrom) / 100, Number(pauseTo) / 100];
+    if (!(pause[0] > (spec.validatingShare ?? 0) && pause[0] < pause[1] && pause[1] < 1 - FINALIZING_SHARE)) {
+      throw notFound("a pause _pA-B needs validating < A < B < 95");
+    }
+    spec.pause = pause;
+  }
+  return spec;
 }
 
 interface SimulatedState {
@@ -82,14 +98,22 @@ function countsAt(spec: SimulatedBatchSpec, processedShare: number, ended: boole
 export function simulatedStateAt(spec: SimulatedBatchSpec, elapsedMs: number): SimulatedState {
   const { durationMs } = spec;
   if (elapsedMs >= durationMs) return { status: spec.outcome, counts: countsAt(spec, 1, true) };
-  const validatingMs = Math.min(VALIDATING_MAX_MS, durationMs * VALIDATING_SHARE);
+  const validatingMs =
+    spec.validatingShare !== undefined ? durationMs * spec.validatingShare : Math.min(VALIDATING_MAX_MS, durationMs * VALIDATING_SHARE);
   const finalizingFrom = durationMs * (1 - FINALIZING_SHARE);
   if (elapsedMs < validatingMs) return { status: "validating", counts: countsAt(spec, 0, false) };
   if (elapsedMs >= finalizingFrom) {
     // A cancelled batch spends its last stretch cancelling rather than finalizing.
     return { status: spec.outcome === "cancelled" ? "cancelling" : "finalizing", counts: countsAt(spec, 1, false) };
   }
-  const share = (elapsedMs - validatingMs) / (finalizingFrom - validatingMs);
+  const linear = (ms: number) => (ms - validatingMs) / (finalizingFrom - validatingMs);
+  let share = linear(elapsedMs);
+  if (spec.pause) {
+    const [from, to] = spec.pause.map((each) => each * durationMs) as [number, number];
+    const frozen = linear(from);
+    // Still from `from` to `to`, then the rest at a quicker pace, done by finalizing as planned.
+    if (elapsedMs >= from) share = elapsedMs < to ? frozen : frozen + ((1 - frozen) * (elapsedMs - to)) / (finalizingFrom - to);
+  }
   return { status: "in_progress", counts: countsAt(spec, share, false) };
 }
 

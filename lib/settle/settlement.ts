@@ -7,6 +7,7 @@ import { batchSettledEvent } from "@/lib/events/definitions";
 import { enqueueEvents, type EventSender, flushOutbox } from "@/lib/events/outbox";
 import { recordJobEvent, type JobRow } from "@/lib/jobs/store";
 import { isTerminal, type UnifiedSnapshot, type UnifiedStatus } from "@/lib/providers/types";
+import { settleGroupsOf } from "./groups";
 import { type OutcomeResults, readOutcomeResults } from "./outcome-results";
 
 /** How a job ended: the provider's terminal snapshot, or a failure of ours with its reason. */
@@ -84,7 +85,13 @@ export async function settleJob(
     });
     await enqueueEvents(tx, [settledEvent]);
     const deliveries = await createDeliveriesFor(tx, job, "settled");
-    return { settled: true, deliveryIds: deliveries.deliveryIds, eventIds: [settledEvent.id, ...deliveries.eventIds] };
+    // The last batch of a group to settle settles the group, in this transaction (lib/settle/groups.ts).
+    const groupEvents = await settleGroupsOf(tx, job.id);
+    return {
+      settled: true,
+      deliveryIds: deliveries.deliveryIds,
+      eventIds: [settledEvent.id, ...deliveries.eventIds, ...groupEvents.map((event) => event.id)],
+    };
   });
   await flushOutbox(db, result.eventIds, send);
   return { settled: result.settled, deliveryIds: result.deliveryIds };

@@ -14,6 +14,7 @@ import { validateWebhookUrl } from "@/lib/security/destination-policy";
 import { now, nowDate } from "@/lib/clock";
 import { createDeliveriesFor } from "@/lib/deliver/create-deliveries";
 import { claimWatch } from "@/lib/watch/watching";
+import { joinGroup } from "@/lib/settle/groups";
 import { eventFilterSchema } from "@/lib/deliver/event-filter";
 import type { SubscribableEventType } from "@/lib/deliver/unified-event";
 
@@ -32,6 +33,8 @@ export const trackInputSchema = z
     metadata: storableJson(z.record(z.string(), z.unknown())).optional(),
     /** The event types this subscription receives (docs/api.md#event-filters). */
     events: eventFilterSchema.optional(),
+    /** The job group this batch joins (docs/api.md#job-groups). */
+    group: z.string().trim().min(1).max(200).optional(),
   })
   .strict();
 
@@ -65,12 +68,13 @@ export async function trackBatch(
 ): Promise<TrackingResult> {
   const request = validateTrackInput(input);
   const destination = await resolveDestination(db, request);
-  const subscribed = await recordNewSubscription(db, { ...request, kind: request.kind ?? "batch" }, destination);
+  // Joining a job group takes the group's row lock after the job's: that is the transaction's path.
+  const subscribed = request.group ? null : await recordNewSubscription(db, { ...request, kind: request.kind ?? "batch" }, destination);
   if (subscribed) {
     await sendAfterResponse(db, [subscribed.event], send);
     return { created: true, job: subscribed.job, subscription: { ...subscribed.subscription, endpoint_events: destination.endpointEvents ?? null } };
   }
-  // This destination is tracked already (or was untracked): the transaction that re-enables it.
+  // This destination is tracked already (or was untracked), or the batch joins a group: one transaction.
   const recorded = await db.transaction(async (tx) => {
     const result = await recordSubscription(tx, { ...request, kind: request.kind ?? "batch" }, destination);
     const event = batchTrackedEvent(
@@ -80,6 +84,7 @@ export async function trackBatch(
         batchId: result.job.batch_id,
         ...(result.job.eval_id ? { evalId: result.job.eval_id } : {}),
         ...(request.events ? { events: request.events } : {}),
+        ...(request.group ? { group: request.group } : {}),
         subscriptionId: result.subscription.id,
       },
       { reactivated: result.reactivated },
@@ -87,7 +92,7 @@ export async function trackBatch(
     await enqueueEvents(tx, [event]);
     return { ...result, event };
   });
-  await sendAfterResponse(db, [recorded.event], send);
+  await sendAfterResponse(db, [recorded.event, ...recorded.groupEvents], send);
   return {
     created: recorded.created,
     job: recorded.job,
@@ -258,9 +263,10 @@ export async function recordSubscription(
     evalId?: string;
     metadata?: Record<string, unknown>;
     events?: readonly SubscribableEventType[];
+    group?: string;
   },
   destination: Destination,
-): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow }> {
+): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow; groupEvents: OutgoingEvent[] }> {
   const at = nowDate();
   const [job] = await tx.query<JobRow & { inserted: boolean }>(
     `INSERT INTO jobs (provider, kind, batch_id, eval_id, tracked_at, updated_at)
@@ -270,11 +276,13 @@ export async function recordSubscription(
     [request.provider, request.kind, request.batchId, request.evalId ?? null, at],
   );
   if (job!.inserted) await recordJobEvent(tx, job!.id, "tracked", {}, at);
+  // Read under the job's row lock (the upsert above), so trackings of one batch take turns here.
+  const wasInGroup = request.group ? await inGroup(tx, job!.id, request.group) : false;
 
   const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
   const inserted = await tx.query<SubscriptionRow>(
-    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events, group_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (job_id, destination_key) DO NOTHING
      RETURNING *`,
     [
@@ -285,21 +293,35 @@ export async function recordSubscription(
       JSON.stringify(request.metadata ?? {}),
       at,
       request.events ? [...request.events] : null,
+      request.group ?? null,
     ],
   );
   if (inserted[0]) {
     await recordJobEvent(tx, job!.id, "subscribed", { subscriptionId: inserted[0].id, destination: destinationKey }, at);
-    return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0] };
+    const groupEvents = request.group ? await joinGroup(tx, request.group, { newMember: !wasInGroup }) : [];
+    return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0], groupEvents };
   }
   const [existing] = await tx.query<SubscriptionRow & { was_disabled: boolean }>(
-    // Tracking again re-enables the subscription; a filter given now replaces the one it had.
-    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL, events = COALESCE($3::text[], s.events)
+    // Tracking again re-enables the subscription; a filter or group given now replaces the one it had.
+    `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL, events = COALESCE($3::text[], s.events),
+       group_key = COALESCE($4, s.group_key)
      FROM subscriptions before WHERE before.id = s.id AND s.job_id = $1 AND s.destination_key = $2
      RETURNING s.*, (before.disabled_at IS NOT NULL) AS was_disabled`,
-    [job!.id, destinationKey, request.events ? [...request.events] : null],
+    [job!.id, destinationKey, request.events ? [...request.events] : null, request.group ?? null],
   );
   const { was_disabled: reactivated, ...subscription } = existing!;
-  return { created: false, reactivated, job: stripInserted(job!), subscription };
+  const groupEvents = request.group ? await joinGroup(tx, request.group, { newMember: !wasInGroup }) : [];
+  return { created: false, reactivated, job: stripInserted(job!), subscription, groupEvents };
+}
+
+/**
+ * Whether a job is in a group already. Tracking a batch into a group (lib/settle/groups.ts) makes
+ * the group exist; a settled group the batch was not in reopens, and settles again at once if
+ * that batch has settled already; a batch already in it changes nothing.
+ */
+async function inGroup(tx: Queryable, jobId: string, group: string): Promise<boolean> {
+  const rows = await tx.query("SELECT 1 FROM subscriptions WHERE job_id = $1 AND group_key = $2 LIMIT 1", [jobId, group]);
+  return rows.length > 0;
 }
 
 function stripInserted(row: JobRow & { inserted?: boolean }): JobRow {
@@ -321,7 +343,7 @@ export async function handleTrackedEvent(
   const kind = data.kind ?? "batch";
   const { jobId, subscriptionId } = data.subscriptionId
     ? await loadSubscription(db, data.subscriptionId)
-    : await recordFromEvent(db, { ...data, kind });
+    : await recordFromEvent(db, { ...data, kind }, send);
 
   const outcome = await db.transaction(async (tx) => {
     const job = await getJob(tx, jobId, { forUpdate: true });
@@ -355,6 +377,7 @@ async function loadSubscription(db: Queryable, subscriptionId: string) {
 async function recordFromEvent(
   db: Database,
   data: BatchTrackedData & { kind: JobKind },
+  send: EventSender,
 ): Promise<{ jobId: string; subscriptionId: string }> {
   // The same checks as the API (kind, evalId, metadata size, provider configured, one destination).
   const { subscriptionId: _none, ...request } = data;
@@ -362,6 +385,7 @@ async function recordFromEvent(
   const destination = await resolveDestination(db, data);
   const batchId = canonicalBatchId(data.provider, data.batchId);
   const result = await db.transaction((tx) => recordSubscription(tx, { ...data, batchId }, destination));
+  await flushOutbox(db, result.groupEvents.map((event) => event.id), send);
   return { jobId: result.job.id, subscriptionId: result.subscription.id };
 }
 

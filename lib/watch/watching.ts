@@ -9,6 +9,8 @@ import { compactObservations, nextPollDelay, type PollObservation } from "@/lib/
 import { getProvider, isProviderError, ProviderError } from "@/lib/providers";
 import type { ProviderAdapter, UnifiedSnapshot } from "@/lib/providers/types";
 import { settleJob } from "@/lib/settle/settlement";
+import { createStallNotices } from "@/lib/deliver/create-deliveries";
+import { type StoredStall, stallTransition } from "./stall";
 
 /** Retries of one poll step: the watcher declares these (`watch-batch`'s `retries`), and the lease is sized for them. */
 export const WATCH_POLL_RETRIES = 6;
@@ -112,7 +114,7 @@ export async function pollOnce(
     await timeOut(snapshot);
     return { action: "stop", why: "settled_now" };
   }
-  const delayMs = await recordObservation(db, job, snapshot, at, deadline, await nativeSignalsLive(db, adapter, at));
+  const delayMs = await recordObservation(db, job, snapshot, at, deadline, await nativeSignalsLive(db, adapter, at), send);
   return { action: "sleep", delayMs, status: snapshot.status };
 }
 
@@ -165,6 +167,7 @@ async function recordObservation(
   at: number,
   deadline: number,
   nativeSignals: boolean,
+  send: EventSender,
 ): Promise<number> {
   const observation: PollObservation = {
     at,
@@ -187,7 +190,16 @@ async function recordObservation(
   // Wake no later than just past the deadline, so a watch that can never end still ends.
   const delayMs = Math.max(1_000, Math.min(scheduled, deadline - at + 1_000));
   const nextPollAt = new Date(at + delayMs);
-  await db.transaction(async (tx) => {
+  // Stuck-batch alerts from the same evidence, on this poll (lib/watch/stall.ts).
+  const stall = stallTransition((job.stall as StoredStall | null) ?? null, job.stall_count ?? 0, {
+    provider: job.provider,
+    trackedAt: job.tracked_at.getTime(),
+    now: at,
+    ...(snapshot.createdAt ? { createdAt: Date.parse(snapshot.createdAt) } : {}),
+    ...(snapshot.expiresAt ? { expiresAt: Date.parse(snapshot.expiresAt) } : {}),
+    observations,
+  });
+  const noticeEventIds = await db.transaction(async (tx) => {
     const updated = await tx.query(
       `UPDATE jobs SET status = $3, provider_status = $4, request_counts = $5::jsonb, progress = $6,
          provider_created_at = $7, provider_ended_at = $8, expires_at = $9, raw = $10::jsonb, detail = $11::jsonb,
@@ -213,16 +225,37 @@ async function recordObservation(
         new Date(at + delayMs + watchLeaseGraceMs()),
       ],
     );
-    if (updated.length > 0) {
-      await recordJobEvent(
-        tx,
-        job.id,
-        "polled",
-        { status: snapshot.status, providerStatus: snapshot.providerStatus, requestCounts: snapshot.requestCounts, nextPollAt: nextPollAt.toISOString(), nativeSignals },
-        new Date(at),
-      );
-    }
+    if (updated.length === 0) return [];
+    await recordJobEvent(
+      tx,
+      job.id,
+      "polled",
+      { status: snapshot.status, providerStatus: snapshot.providerStatus, requestCounts: snapshot.requestCounts, nextPollAt: nextPollAt.toISOString(), nativeSignals },
+      new Date(at),
+    );
+    if (!stall.notice) return [];
+    const { notice } = stall;
+    await tx.query("UPDATE jobs SET stall = $2::jsonb, stall_count = GREATEST(stall_count, $3) WHERE id = $1", [
+      job.id,
+      stall.stall ? JSON.stringify(stall.stall) : null,
+      notice.stall.number,
+    ]);
+    await recordJobEvent(
+      tx,
+      job.id,
+      notice.type === "batch.stalled" ? "stalled" : "resumed",
+      { kind: notice.stall.kind, since: new Date(notice.stall.since).toISOString(), number: notice.stall.number },
+      new Date(at),
+    );
+    const current = {
+      ...job,
+      status: snapshot.status,
+      provider_status: snapshot.providerStatus,
+      request_counts: snapshot.requestCounts,
+    };
+    return (await createStallNotices(tx, current, notice)).map((event) => event.id);
   });
+  await flushOutbox(db, noticeEventIds, send);
   return delayMs;
 }
 

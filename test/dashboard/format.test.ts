@@ -166,6 +166,7 @@ describe("the timeline", () => {
           createdAt: at(0),
           events: ["batch.completed"],
           eventsFrom: "subscription",
+          group: null,
         },
       ],
     });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { createSimulatedProvider, getProvider, type UnifiedStatus } from "@/lib/providers";
-import { parseSimulatedId } from "@/lib/providers/simulated";
+import { parseSimulatedId, simulatedStateAt } from "@/lib/providers/simulated";
 import { collect } from "./helpers/collect";
 import { restoreEnv, setEnv } from "./helpers/env";
 
@@ -21,11 +21,13 @@ describe("ids", () => {
     ["sim_3d_cancelled_1000", { durationMs: 259_200_000, outcome: "cancelled", total: 1000, failedShare: 0 }],
     ["sim_90s_completed_10_f100", { durationMs: 90_000, outcome: "completed", total: 10, failedShare: 1 }],
     ["sim_90s_completed_10_f30", { durationMs: 90_000, outcome: "completed", total: 10, failedShare: 0.3 }],
+    ["sim_4m_completed_10_q50", { durationMs: 240_000, outcome: "completed", total: 10, failedShare: 0, validatingShare: 0.5 }],
+    ["sim_4h_completed_100_p30-70", { durationMs: 14_400_000, outcome: "completed", total: 100, failedShare: 0, pause: [0.3, 0.7] }],
   ])("parses %s", (id, spec) => {
     expect(parseSimulatedId(id)).toEqual(spec);
   });
 
-  test.each(["sim_90s", "sim_90x_completed", "sim_90s_exploded", "batch_abc", "sim_0s_completed", "sim_8d_completed", "sim_90s_completed_0", "sim_90s_completed_100_extra", "sim_90s_completed_100_f101"])(
+  test.each(["sim_90s", "sim_90x_completed", "sim_90s_exploded", "batch_abc", "sim_0s_completed", "sim_8d_completed", "sim_90s_completed_0", "sim_90s_completed_100_extra", "sim_90s_completed_100_f101", "sim_4h_completed_100_p70-30", "sim_4h_completed_100_q50_p40-60"])(
     "refuses %s as not_found",
     async (id) => {
       const provider = createSimulatedProvider();
@@ -120,4 +122,22 @@ test("is refused unless BATCHWATCH_SIMULATED_PROVIDER=1", async () => {
   setEnv({ BATCHWATCH_SIMULATED_PROVIDER: "1" });
   expect(() => provider.assertConfigured()).not.toThrow();
   await expect(provider.retrieve("sim_90s_completed_100")).resolves.toMatchObject({ provider: "simulated" });
+});
+
+describe("a queued or paused simulated batch", () => {
+  const at = (id: string, elapsedMs: number) => simulatedStateAt(parseSimulatedId(id), elapsedMs);
+  test("_q50 stays validating for half the run, then runs to the end", () => {
+    expect(at("sim_100s_completed_100_q50", 49_000).status).toBe("validating");
+    expect(at("sim_100s_completed_100_q50", 51_000).status).toBe("in_progress");
+    expect(at("sim_100s_completed_100", 51_000).counts.completed).toBeGreaterThan(at("sim_100s_completed_100_q50", 51_000).counts.completed);
+  });
+
+  test("_p30-70 holds its progress from 30 % to 70 % of the run, then catches up before finalizing", () => {
+    const id = "sim_100s_completed_100_p30-70";
+    const frozen = at(id, 30_000).counts.completed;
+    expect(frozen).toBeGreaterThan(0);
+    expect([40_000, 55_000, 69_999].map((ms) => at(id, ms).counts.completed)).toEqual([frozen, frozen, frozen]);
+    expect(at(id, 80_000).counts.completed).toBeGreaterThan(frozen);
+    expect(at(id, 95_000)).toMatchObject({ status: "finalizing", counts: { completed: 100 } });
+  });
 });

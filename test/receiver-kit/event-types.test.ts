@@ -1,8 +1,18 @@
 import { expectTypeOf, test } from "vitest";
-import type { JobEventType as AppJobEventType, UnifiedWebhookEvent, WebhookTestEvent } from "@/lib/deliver/unified-event";
+import type {
+  BatchResumedEvent as AppResumed,
+  BatchStalledEvent as AppStalled,
+  GroupSettledEvent as AppGroupSettled,
+  JobEventType as AppJobEventType,
+  UnifiedWebhookEvent,
+  WebhookTestEvent,
+} from "@/lib/deliver/unified-event";
 import type { RequestCounts } from "@/lib/providers/types";
 import type {
+  BatchResumedEvent,
+  BatchStalledEvent,
   BatchWebhookEvent,
+  GroupSettledEvent,
   JobEventType,
   JobFinishedEvent,
   WebhookTestEvent as KitWebhookTestEvent,
@@ -32,4 +42,16 @@ test("the kit's events name exactly the app's fields", () => {
 
 test("every job event type the app sends is one the kit accepts", () => {
   expectTypeOf<AppJobEventType>().toExtend<JobEventType>();
+});
+
+// Counts as plain object types (see AppEvent above).
+type Plain<T> = { [K in keyof T]: T[K] extends RequestCounts | null ? { [C in keyof RequestCounts]: RequestCounts[C] } | null : T[K] };
+
+test("every notice the app delivers (stalled, resumed, group settled) reads as the kit's, with the same fields", () => {
+  expectTypeOf<Plain<AppStalled>>().toExtend<BatchStalledEvent>();
+  expectTypeOf<Plain<AppResumed>>().toExtend<BatchResumedEvent>();
+  expectTypeOf<keyof BatchStalledEvent>().toEqualTypeOf<keyof AppStalled>();
+  expectTypeOf<keyof BatchResumedEvent>().toEqualTypeOf<keyof AppResumed>();
+  expectTypeOf<keyof GroupSettledEvent>().toEqualTypeOf<keyof AppGroupSettled>();
+  expectTypeOf<BatchStalledEvent | BatchResumedEvent | GroupSettledEvent>().toExtend<BatchWebhookEvent>();
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest"
 
 import {
   BatchWebhookError,
+  parseBatchWebhookEvent,
   createMemoryReplayStore,
   createPostgresReplayStore,
   createReplayTable,
@@ -332,5 +333,32 @@ describe("postgres replay store maintenance", () => {
     expect(await store.pruneExpired()).toBeGreaterThanOrEqual(1);
     const remaining = await postgresClient.query("SELECT webhook_id FROM batchwatch_receiver_replay WHERE webhook_id = ANY($1)", [[oldId, freshId]]);
     expect(remaining.rows.map((row) => row.webhook_id)).toEqual([freshId]);
+  });
+});
+
+describe("notices the kit reads (subscribers opt in with events)", () => {
+  const stalled = {
+    type: "batch.stalled", id: "batch_1", provider: "openai", kind: "batch", status: "finalizing", providerStatus: "finalizing",
+    stall: { kind: "stuck_in_phase", since: "2026-11-30T10:00:00.000Z", number: 1, forMs: 4_000_000, expectedMs: 3_600_000 },
+    requestCounts: { total: 10, completed: 10, failed: 0 }, detectedAt: "2026-11-30T11:06:40.000Z", metadata: {},
+  };
+  const resumed = {
+    type: "batch.resumed", id: "batch_1", provider: "openai", kind: "batch", status: "completed", providerStatus: "completed",
+    stall: { kind: "stuck_in_phase", since: "2026-11-30T10:00:00.000Z", number: 1 }, stalledForMs: 5_000_000,
+    resumedAt: "2026-11-30T11:23:20.000Z", requestCounts: null, metadata: {},
+  };
+  const group = {
+    type: "group.settled", group: "nightly", settlement: 1, settledAt: "2026-11-30T12:00:00.000Z",
+    totals: { batches: 1, outcomes: { completed: 1, failed: 0, expired: 0, cancelled: 0 }, requests: null }, batches: [], metadata: {},
+  };
+  test.each([stalled, resumed, group])("reads $type", (event) => {
+    expect(parseBatchWebhookEvent(JSON.parse(JSON.stringify(event)))).toEqual(event);
+  });
+  test.each([
+    { ...stalled, stall: null },
+    { ...resumed, resumedAt: "yesterday" },
+    { ...group, batches: {} },
+  ])("refuses a malformed $type", (event) => {
+    expect(() => parseBatchWebhookEvent(event)).toThrow(BatchWebhookError);
   });
 });

@@ -187,4 +187,38 @@ describe.runIf(REAL_POSTGRES).each(drivers)("on real Postgres through the %s dri
     expect(sender.named("batch/settled")).toHaveLength(1);
     expect(new Set(sender.named("delivery/requested").map((event) => event.data.deliveryId)).size).toBe(21);
   });
+
+  test("groups of three batches whose batches settle at once, each twice, settle once each: one group.settled per group", async () => {
+    const GROUPS = 10;
+    const jobs: { jobId: string; batchId: string }[] = [];
+    const tracker = recordingSender();
+    for (let group = 0; group < GROUPS; group++) {
+      for (let member = 0; member < 3; member++) {
+        const batchId = `sim_1m_completed_${100 + group * 3 + member}`;
+        const tracked = await trackBatch(
+          testDb.db,
+          { provider: "simulated", batchId, webhookUrl: "https://receiver.example/groups", group: `g${group}` },
+          tracker.send,
+        );
+        jobs.push({ jobId: tracked.job.id, batchId });
+      }
+    }
+    setClock(() => T0 + 5 * 60_000);
+    const sender = recordingSender();
+    const attempts = [...jobs, ...jobs].map(async ({ jobId, batchId }, index) => {
+      const snapshot = await getProvider("simulated").retrieve(batchId, { kind: "batch", trackedAt: T0 });
+      return settleJob(pool(index), jobId, { by: "poll", snapshot }, sender.send);
+    });
+    const outcomes = await Promise.allSettled(attempts);
+    expect(outcomes.filter((outcome) => outcome.status === "rejected").map((outcome) => String((outcome as PromiseRejectedResult).reason))).toEqual([]);
+
+    expect(await count("SELECT 1 FROM jobs WHERE settled_at IS NULL")).toBe(0);
+    const perGroup = await testDb.db.query<{ group: string; n: number; settlements: number }>(
+      `SELECT g.key AS group, g.settlements, (SELECT count(*)::int FROM deliveries d WHERE d.topic = 'group:' || g.key || ':1') AS n
+       FROM job_groups g ORDER BY g.key`,
+    );
+    expect(perGroup).toHaveLength(GROUPS);
+    expect(perGroup.every((row) => row.n === 1 && row.settlements === 1)).toBe(true);
+    expect(await count("SELECT 1 FROM deliveries WHERE event_type = 'group.settled'")).toBe(GROUPS);
+  });
 });

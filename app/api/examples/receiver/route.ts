@@ -37,7 +37,8 @@ export const POST = route(async (request) => {
 
   try {
     const { event } = delivery;
-    const subject = event.type === "webhook.test" ? `endpoint ${event.endpoint}` : `${event.provider} ${event.id}`;
+    const subject =
+      event.type === "webhook.test" ? `endpoint ${event.endpoint}` : event.type === "group.settled" ? `group ${event.group}` : `${event.provider} ${event.id}`;
     console.info(`[batchwatch example receiver] ${event.type} for ${subject}`);
     await delivery.ack();
   } catch (error) {

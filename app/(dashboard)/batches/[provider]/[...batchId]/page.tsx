@@ -294,7 +294,10 @@ function Subscribers({ page }: { page: BatchPage }) {
           {page.subscriptions.map((subscription) => (
             <li key={subscription.id}>
               <span className="wrap-anywhere">{destinationLabel(subscription.destination)}</span>
-              <span className="muted small block">Receives: {eventFilterText(subscription.events, subscription.eventsFrom === "subscription" ? "own" : subscription.eventsFrom)}</span>
+              <span className="muted small block">
+                Receives: {eventFilterText(subscription.events, subscription.eventsFrom === "subscription" ? "own" : subscription.eventsFrom)}
+                {subscription.group ? ` · group ${subscription.group}` : ""}
+              </span>
               {subscription.disabledAt ? (
                 <>
                   {" "}
