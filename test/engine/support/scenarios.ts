@@ -378,6 +378,43 @@ export function engineSuite(mode: EngineMode): void {
       expect(await deliveriesOf(stack, job.id)).toEqual([expect.objectContaining({ id: failed.id, status: "delivered" })]);
       expect((await jobOf(stack, batchId))?.settled_at).toEqual(job.settled_at);
     });
+
+    test("11. a batch queued far longer than normal for its provider: one batch.stalled while it waits, one batch.resumed when it starts, then its outcome, to the subscriber that opted in", async () => {
+      const alerts = await receiver();
+      const outcomesOnly = await receiver();
+      // Validating (queued) for half of its 4 minutes; the simulated provider's normal queue is 30 s.
+      const batchId = `${simulatedBatch("4m")}_q50`;
+      const events = ["batch.stalled", "batch.resumed", "batch.completed"];
+      expect((await stack.api("POST", "/api/batches", { provider: "simulated", batchId, webhookUrl: alerts.url, events })).status).toBe(202);
+      expect((await stack.api("POST", "/api/batches", { provider: "simulated", batchId, webhookUrl: outcomesOnly.url })).status).toBe(202);
+
+      await receivedExactly(alerts, 3, 7 * 60_000);
+      const types = alerts.received.map((request) => request.verified?.type);
+      expect(types).toEqual(["batch.stalled", "batch.resumed", "batch.completed"]);
+      const [stalled, resumed] = alerts.received.map((request) => request.verified as Record<string, any>);
+      expect(stalled).toMatchObject({ id: batchId, status: "validating", stall: { kind: "stuck_in_phase", number: 1 } });
+      expect(resumed).toMatchObject({ id: batchId, status: "in_progress", stall: { kind: "stuck_in_phase", number: 1 } });
+      expect(new Set(alerts.received.map((request) => request.headers["webhook-id"])).size).toBe(3);
+      expect(outcomesOnly.received.map((request) => request.verified?.type)).toEqual(["batch.completed"]);
+    });
+
+    test("12. a group of three batches settling at different times: one group.settled, after the last, with each batch's outcome and the totals", async () => {
+      const hooks = await receiver();
+      const group = `engine-${Math.floor(Math.random() * 1e9)}`;
+      const batches = [simulatedBatch("15s"), simulatedBatch("45s", "failed"), simulatedBatch("30s")];
+      for (const batchId of batches) {
+        const response = await stack.api("POST", "/api/batches", { provider: "simulated", batchId, webhookUrl: hooks.url, group });
+        expect(response.status, await response.clone().text()).toBe(202);
+      }
+
+      await receivedExactly(hooks, 4, 5 * 60_000);
+      expect(verifiedOf(hooks, "group.settled")).toHaveLength(1);
+      const [settled] = verifiedOf(hooks, "group.settled").map((request) => request.verified as Record<string, any>);
+      expect(settled).toMatchObject({ group, settlement: 1, totals: { batches: 3, outcomes: { completed: 2, failed: 1, expired: 0, cancelled: 0 } } });
+      expect(settled!.batches.map((batch: { id: string }) => batch.id).sort()).toEqual([...batches].sort());
+      const ended = await Promise.all(batches.map(async (batchId) => (await jobOf(stack, batchId))!.settled_at!.getTime()));
+      expect(Date.parse(settled!.settledAt)).toBeGreaterThanOrEqual(Math.max(...ended));
+    });
   });
 }
 
