@@ -47,6 +47,17 @@ export interface Destination {
   endpointEvents?: string[] | null;
 }
 
+/** What a subscription is recorded from (a validated request, or a user's batch/tracked event). */
+export interface SubscriptionRequest {
+  provider: ProviderName;
+  kind: JobKind;
+  batchId: string;
+  evalId?: string;
+  metadata?: Record<string, unknown>;
+  events?: readonly SubscribableEventType[];
+  group?: string;
+}
+
 export interface TrackingResult {
   created: boolean;
   job: JobRow;
@@ -128,14 +139,7 @@ function newSubscriptionEvent(
  */
 async function recordNewSubscription(
   db: Queryable,
-  request: {
-    provider: ProviderName;
-    kind: JobKind;
-    batchId: string;
-    evalId?: string;
-    metadata?: Record<string, unknown>;
-    events?: readonly SubscribableEventType[];
-  },
+  request: SubscriptionRequest,
   destination: Destination,
 ): Promise<{ job: JobRow; subscription: SubscriptionRow; event: OutgoingEvent } | null> {
   // The event is checked before anything is written (its subscription id is not known yet).
@@ -256,15 +260,7 @@ async function resolveDestination(db: Queryable, request: TrackInput): Promise<D
  */
 export async function recordSubscription(
   tx: Queryable,
-  request: {
-    provider: ProviderName;
-    kind: JobKind;
-    batchId: string;
-    evalId?: string;
-    metadata?: Record<string, unknown>;
-    events?: readonly SubscribableEventType[];
-    group?: string;
-  },
+  request: SubscriptionRequest,
   destination: Destination,
 ): Promise<{ created: boolean; reactivated: boolean; job: JobRow; subscription: SubscriptionRow; groupEvents: OutgoingEvent[] }> {
   const at = nowDate();
