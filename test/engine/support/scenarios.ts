@@ -17,6 +17,12 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 /** Measurements printed after the suite (and recorded in docs/testing.md). */
 export const measured: Record<string, string> = {};
 
+function printMeasured(mode: EngineMode): void {
+  const lines = Object.entries(measured).map(([what, value]) => `  ${what}: ${value}`);
+  // Straight to the terminal: the quiet-when-green console (test/setup/console.ts) would hold it.
+  if (lines.length) process.stdout.write(`engine suite (${mode}) measured:\n${lines.join("\n")}\n`);
+}
+
 interface DeclaredConfig {
   id: string;
   triggers: ({ event: string; expression?: string } | { cron: string })[];
@@ -159,9 +165,7 @@ export function engineSuite(mode: EngineMode): void {
   afterAll(async () => {
     await Promise.all(receivers.map((each) => each.close()));
     await stack?.stop();
-    const lines = Object.entries(measured).map(([what, value]) => `  ${what}: ${value}`);
-    // Straight to the terminal: the quiet-when-green console (test/setup/console.ts) would hold it.
-    if (lines.length) process.stdout.write(`engine suite (${mode}) measured:\n${lines.join("\n")}\n`);
+    printMeasured(mode);
   });
 
   describe.concurrent(`on ${mode === "dev" ? "inngest dev" : "a self-hosted inngest start"}`, () => {
@@ -432,6 +436,7 @@ export function crashSuite(mode: EngineMode): void {
   afterAll(async () => {
     await Promise.all(receivers.map((each) => each.close()));
     await stack?.stop();
+    printMeasured(mode);
   });
 
   test(`7. the app is killed (SIGKILL) while a watcher sleeps and while a delivery retries, then started again: all complete, nothing lost or delivered twice (${mode})`, async () => {
@@ -461,6 +466,43 @@ export function crashSuite(mode: EngineMode): void {
       expect(deliveries).toEqual([expect.objectContaining({ status: "delivered" })]);
       expect(new Set(hooks.received.map((request) => request.headers["webhook-id"]))).toEqual(new Set([deliveries[0]!.id]));
       expect(verifiedOf(hooks, "batch.completed").map((each) => each.verified!.id)).toEqual(hooks.received.map(() => batchId));
+    }
+  });
+
+  // Here, not with the concurrent scenarios: scripted provider failures hit whichever poll comes next.
+  test(`11. a provider outage: the poll step is retried on the engine's backoff (15 s, then 30 s, plus jitter) inside the watch lease; one watcher, one delivery (${mode})`, async () => {
+    const hooks = await startReceiver({ secret: WEBHOOK_SECRET });
+    receivers.push(hooks);
+    const batchId = `batch_outage_${Math.random().toString(36).slice(2, 10)}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+    stack.openai.setBatch(batchId, { status: "completed", createdAt, requestCounts: { total: 10, completed: 10, failed: 0 } });
+    stack.openai.failNext({ status: 500 }, { status: 500 });
+    const seenAt: number[] = [];
+    const path = `/v1/batches/${batchId}`;
+    const watching = setInterval(() => {
+      const count = stack.openai.requests.filter((request) => request.includes(path)).length;
+      while (seenAt.length < count) seenAt.push(Date.now());
+    }, 100);
+    try {
+      expect((await stack.api("POST", "/api/batches", { provider: "openai", batchId, webhookUrl: hooks.url })).status).toBe(202);
+      await waitFor("the first, failing poll", 2 * 60_000, () => seenAt.length >= 1, 100);
+      const job = (await jobOf(stack, batchId))!;
+      const [lease] = await stack.db.query<{ watch_lease_until: Date }>("SELECT watch_lease_until FROM jobs WHERE id = $1", [job.id]);
+      await receivedExactly(hooks, 1, 4 * 60_000);
+
+      expect(seenAt).toHaveLength(3);
+      measured[`poll step retry waits (${mode})`] = seenAt.slice(1).map((at, index) => `${((at - seenAt[index]!) / 1000).toFixed(1)} s`).join(", ");
+      // The engine's table (pkg/backoff, v1.43): 15 s after the first failure, 30 s after the second.
+      expect(seenAt[1]! - seenAt[0]!).toBeGreaterThanOrEqual(14_500);
+      expect(seenAt[2]! - seenAt[1]!).toBeGreaterThanOrEqual(29_500);
+      // The lease held during the outage outlasts all six retries of a poll on that table
+      // (15 s + 30 s + 1 + 2 + 5 + 10 min), so the reconciler would not start a second watcher.
+      expect(lease!.watch_lease_until.getTime() - seenAt[0]!).toBeGreaterThan((15 + 30 + 60 + 120 + 300 + 600) * 1000);
+      const watchers = await runsOf(stack, "watch-batch", watcherOf(job.id));
+      expect(watchers.map((run) => run.status)).toEqual(["COMPLETED"]);
+      expect(await deliveriesOf(stack, job.id)).toEqual([expect.objectContaining({ status: "delivered" })]);
+    } finally {
+      clearInterval(watching);
     }
   });
 }
