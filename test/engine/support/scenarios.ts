@@ -100,10 +100,15 @@ export async function runsOf(stack: Stack, functionId: string, matches: (data: R
   );
   const matching = [];
   for (const { node } of runs.edges) {
-    const { runTrigger } = await stack.engine.gql<{ runTrigger: { payloads: string[] } }>(
-      "query Trigger($runID: String!) { runTrigger(runID: $runID) { payloads } }",
-      { runID: node.id },
-    );
+    // A run just queued may be listed before its trigger can be read ("no rows"): not ours yet.
+    const trigger = await stack.engine
+      .gql<{ runTrigger: { payloads: string[] } }>("query Trigger($runID: String!) { runTrigger(runID: $runID) { payloads } }", { runID: node.id })
+      .catch((error: Error) => {
+        if (/no rows/.test(error.message)) return null;
+        throw error;
+      });
+    if (!trigger) continue;
+    const { runTrigger } = trigger;
     const events = runTrigger.payloads.map((payload) => JSON.parse(payload.trim().startsWith("{") ? payload : Buffer.from(payload, "base64").toString()));
     if (events.some((event: { data?: Record<string, unknown> }) => matches(event.data ?? {}))) matching.push(node);
   }
@@ -289,7 +294,8 @@ export function engineSuite(mode: EngineMode): void {
         const row = await jobOf(stack, batchId);
         return row && row.poll_count >= 1 ? row : null;
       });
-      expect((await runsOf(stack, "watch-batch", watcherOf(job.id))).map((run) => run.status)).toContain("RUNNING");
+      await waitFor("the engine to list the watcher as running", 60_000, async () =>
+        (await runsOf(stack, "watch-batch", watcherOf(job.id))).some((run) => run.status === "RUNNING"), 1_000);
 
       stack.openai.setBatch(batchId, { status: "completed", createdAt, expiresAt: createdAt + 100, requestCounts: { total: 10, completed: 10, failed: 0 } });
       const signalAt = Date.now();
