@@ -90,6 +90,9 @@ export async function startEngine(options: {
       "--signing-key", hex,
       "--event-key", eventKey,
       "--postgres-uri", options.stores.postgresUrl,
+      // Its default pool (100 connections) would exhaust a shared Postgres's max_connections.
+      "--postgres-max-open-conns", "10",
+      "--postgres-max-idle-conns", "2",
       "--redis-uri", options.stores.redisUrl,
     ];
   }
