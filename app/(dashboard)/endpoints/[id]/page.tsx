@@ -43,7 +43,7 @@ export default async function EndpointDetailPage({
         <Link href="/endpoints">← Endpoints</Link>
       </p>
       <div className="page-head">
-        <h1 className="mono">{endpoint.name}</h1>
+        <h1 className="mono batch-title">{endpoint.name}</h1>
         <p className="page-subtitle">
           {endpoint.disabled ? <StatusBadge status="disabled" /> : <StatusBadge status="completed" label="enabled" />}{" "}
           <span className="break-word">{displayUrl(endpoint.url)}</span>
