@@ -152,26 +152,35 @@ export async function sendFromAnotherProcess(stack: Stack, event: { name: string
 }
 
 /**
- * The scenarios that share one engine and one app, run concurrently: what the engine registered,
- * and each path a batch takes to its one webhook.
+ * Starts the file's stack before its scenarios (handing it to `use`) and stops it after them; the
+ * receivers it returns close with it.
  */
-export function engineSuite(mode: EngineMode): void {
-  let stack: Stack;
+function useStack(mode: EngineMode, use: (stack: Stack) => void) {
+  let stack: Stack | undefined;
   const receivers: Receiver[] = [];
-  const receiver = async (options: Omit<Parameters<typeof startReceiver>[0], "secret"> = {}) => {
-    const started = await startReceiver({ secret: WEBHOOK_SECRET, ...options });
-    receivers.push(started);
-    return started;
-  };
-
   beforeAll(async () => {
     stack = await startStack(mode);
+    use(stack);
   });
   afterAll(async () => {
     await Promise.all(receivers.map((each) => each.close()));
     await stack?.stop();
     printMeasured(mode);
   });
+  return async (options: Omit<Parameters<typeof startReceiver>[0], "secret"> = {}) => {
+    const started = await startReceiver({ secret: WEBHOOK_SECRET, ...options });
+    receivers.push(started);
+    return started;
+  };
+}
+
+/**
+ * The scenarios that share one engine and one app, run concurrently: what the engine registered,
+ * and each path a batch takes to its one webhook.
+ */
+export function engineSuite(mode: EngineMode): void {
+  let stack: Stack;
+  const receiver = useStack(mode, (started) => (stack = started));
 
   describe.concurrent(`on ${mode === "dev" ? "inngest dev" : "a self-hosted inngest start"}`, () => {
     test("9. the engine registered every function as the code declares it: ids, triggers, crons, concurrency, singleton, retries", async () => {
@@ -434,21 +443,11 @@ export function engineSuite(mode: EngineMode): void {
  */
 export function crashSuite(mode: EngineMode): void {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-
-  beforeAll(async () => {
-    stack = await startStack(mode);
-  });
-  afterAll(async () => {
-    await Promise.all(receivers.map((each) => each.close()));
-    await stack?.stop();
-    printMeasured(mode);
-  });
+  const receiver = useStack(mode, (started) => (stack = started));
 
   test(`7. the app is killed (SIGKILL) while a watcher sleeps and while a delivery retries, then started again: all complete, nothing lost or delivered twice (${mode})`, async () => {
-    const sleeping = await startReceiver({ secret: WEBHOOK_SECRET });
-    const retrying = await startReceiver({ secret: WEBHOOK_SECRET, respond: (_request, index) => ({ status: index === 0 ? 500 : 200 }) });
-    receivers.push(sleeping, retrying);
+    const sleeping = await receiver();
+    const retrying = await receiver({ respond: (_request, index) => ({ status: index === 0 ? 500 : 200 }) });
     const sleeperBatch = simulatedBatch("100s");
     const retryBatch = simulatedBatch("5s");
     for (const [batchId, hooks] of [[sleeperBatch, sleeping], [retryBatch, retrying]] as const) {
@@ -476,9 +475,8 @@ export function crashSuite(mode: EngineMode): void {
   });
 
   // Here, not with the concurrent scenarios: scripted provider failures hit whichever poll comes next.
-  test(`11. a provider outage: the poll step is retried on the engine's backoff (15 s, then 30 s, plus jitter) inside the watch lease; one watcher, one delivery (${mode})`, async () => {
-    const hooks = await startReceiver({ secret: WEBHOOK_SECRET });
-    receivers.push(hooks);
+  test(`13. a provider outage: the poll step is retried on the engine's backoff (15 s, then 30 s, plus jitter) inside the watch lease; one watcher, one delivery (${mode})`, async () => {
+    const hooks = await receiver();
     const batchId = `batch_outage_${Math.random().toString(36).slice(2, 10)}`;
     const createdAt = Math.floor(Date.now() / 1000);
     stack.openai.setBatch(batchId, { status: "completed", createdAt, requestCounts: { total: 10, completed: 10, failed: 0 } });
