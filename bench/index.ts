@@ -3,7 +3,9 @@
  *
  *   npm run bench [-- --json] [--only <section>[,<section>…]] [--quick] [--no-build]
  *
- * Sections: polling, eta, ingest, delivery, tracking, results. Benchmarks report; they never fail:
+ * Sections: polling, eta, ingest, delivery, tracking, results, and scale (only when named:
+ * `--only scale` seeds 10k and 100k jobs, `--scale-1m` adds 1M, `--scale-timeline <n>` sets the
+ * timeline rows per job, 10 by default). Benchmarks report; they never fail:
  * the exit code is 0 whether targets are met or not (and when a section cannot run, the table says
  * why). Every child process and server is stopped at the end, on error and on Ctrl-C.
  *
@@ -25,8 +27,11 @@ import { type Child, onInterrupt, ROOT, spawnChild, startTsChild, stopAllChildre
 import { formatTable, guardSection, log, type Metric, type SectionResult } from "./lib/stats";
 import { runResultsMemory } from "./results-memory";
 import { runTracking } from "./tracking";
+import { formatScale, runScale, SCALE_1M, SCALE_SIZES } from "./scale";
 
-export const SECTIONS = ["polling", "eta", "ingest", "delivery", "tracking", "results"] as const;
+export const SECTIONS = ["polling", "eta", "ingest", "delivery", "tracking", "results", "scale"] as const;
+/** Sections run when none is named: scale seeds large databases, so it runs only when asked for. */
+const DEFAULT_SECTIONS = SECTIONS.filter((section) => section !== "scale");
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -34,13 +39,19 @@ interface Options {
   quick: boolean;
   build: boolean;
   only: Section[];
+  scale1m: boolean;
+  scaleTimeline: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const only: Section[] = [];
+  let scaleTimeline = 10;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--only" || arg.startsWith("--only=")) {
+    if (arg === "--scale-timeline") {
+      scaleTimeline = Number(argv[++i]);
+      if (!Number.isInteger(scaleTimeline) || scaleTimeline < 4 || scaleTimeline > 50) throw new Error("unknown --scale-timeline value (an integer 4–50)");
+    } else if (arg === "--only" || arg.startsWith("--only=")) {
       const value = arg.startsWith("--only=") ? arg.slice("--only=".length) : argv[++i];
       for (const name of (value ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
         if (!(SECTIONS as readonly string[]).includes(name)) {
@@ -48,15 +59,17 @@ function parseArgs(argv: string[]): Options {
         }
         only.push(name as Section);
       }
-    } else if (!["--json", "--quick", "--no-build"].includes(arg)) {
-      throw new Error(`unknown argument "${arg}"; usage: npm run bench -- [--json] [--only <section>] [--quick] [--no-build]`);
+    } else if (!["--json", "--quick", "--no-build", "--scale-1m"].includes(arg)) {
+      throw new Error(`unknown argument "${arg}"; usage: npm run bench -- [--json] [--only <section>] [--quick] [--no-build] [--scale-1m] [--scale-timeline <n>]`);
     }
   }
   return {
     json: argv.includes("--json"),
     quick: argv.includes("--quick"),
     build: !argv.includes("--no-build"),
-    only: only.length > 0 ? only : [...SECTIONS],
+    only: only.length > 0 ? only : [...DEFAULT_SECTIONS],
+    scale1m: argv.includes("--scale-1m"),
+    scaleTimeline,
   };
 }
 
@@ -207,7 +220,8 @@ async function main(): Promise<number> {
   onInterrupt(async () => database?.drop());
   // Bounded: whatever happens, the run ends (children killed, database dropped) after this long.
   const mayBuild = options.build && (want("ingest") || want("tracking")) && readBuild() === null;
-  const watchdogMs = (options.quick ? 15 : 30) * 60_000 + (mayBuild ? 15 * 60_000 : 0);
+  const watchdogMs =
+    (options.quick ? 15 : 30) * 60_000 + (mayBuild ? 15 * 60_000 : 0) + (want("scale") ? (options.scale1m ? 150 : 15) * 60_000 : 0);
   setTimeout(() => {
     log(`watchdog: still running after ${watchdogMs / 60_000} min; stopping everything`);
     void stopAllChildren()
@@ -255,6 +269,8 @@ async function main(): Promise<number> {
             return runDelivery(database.url, options);
           case "results":
             return runResultsMemory(options);
+          case "scale":
+            return runScale({ sizes: [...SCALE_SIZES, ...(options.scale1m ? [SCALE_1M] : [])], timelinePerJob: options.scaleTimeline });
         }
       });
       log(`── ${section} done in ${(result.elapsedMs / 1000).toFixed(1)} s${result.error ? ` (error: ${result.error.split("\n")[0]})` : ""}`);
@@ -313,6 +329,8 @@ async function main(): Promise<number> {
   }
   const eta = results.find((r) => r.section === "eta" && !r.error);
   if (eta) lines.push("", formatEtaAccuracy((eta.details as unknown as { reports: EtaAccuracyReport[] }).reports));
+  const scale = results.find((r) => r.section === "scale" && !r.error);
+  if (scale) lines.push("", formatScale(scale));
   lines.push("", formatTable(metrics));
   const notes = results.flatMap((r) => r.notes.map((n) => `  ${r.section}: ${n}`));
   if (notes.length > 0) lines.push("", "notes:", ...notes);

@@ -17,9 +17,9 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(label: string, adminUrl: string = BENCH_POSTGRES_URL): Promise<BenchDatabase> {
   const name = `bw_bench_${label}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
@@ -29,11 +29,11 @@ export async function createBenchDatabase(label: string): Promise<BenchDatabase>
   let dropped = false;
   return {
     name,
-    url: withDatabase(BENCH_POSTGRES_URL, name),
+    url: withDatabase(adminUrl, name),
     async drop() {
       if (dropped) return;
       dropped = true;
-      const cleanup = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+      const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();
       try {
         await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
