@@ -11,7 +11,7 @@ import { nowDate } from "@/lib/clock";
 import type { Database, Queryable } from "@/lib/db";
 import { openNodePostgres } from "@/lib/db/drivers/pg";
 import { encodeCursor } from "@/lib/db/cursor";
-import { migrate } from "@/lib/db/migrations";
+import { migrate, MIGRATIONS } from "@/lib/db/migrations";
 import { loadBatchList, loadBatchPage } from "@/lib/dashboard/batches";
 import { loadDeliveriesOverview } from "@/lib/dashboard/deliveries";
 import { deliverToLateSubscribers } from "@/lib/deliver/create-deliveries";
@@ -226,7 +226,7 @@ async function runSize(jobs: number, options: ScaleOptions): Promise<SizeReport>
     db = openNodePostgres(database.url, { max: 4 });
     // Seeded on the schema before the migrations that build indexes concurrently, which then run
     // on the seeded data while writes go on: that is the upgrade an operator sees.
-    const concurrentVersions = await seedOnSchemaBeforeUpgrade(db, database.url, jobs, options);
+    const concurrentVersions = await seedOnSchemaBeforeUpgrade(db);
     const seedStarted = performance.now();
     const seeded = await seedScaleData(database.url, { jobs, timelinePerJob: options.timelinePerJob, log: (m) => log(`  ${label}: ${m}`) });
     const seedMs = Math.round(performance.now() - seedStarted);
@@ -252,19 +252,13 @@ async function runSize(jobs: number, options: ScaleOptions): Promise<SizeReport>
 }
 
 /**
- * Migrates up to (not including) the first migration that builds indexes concurrently, when the
- * runner has such migrations; returns whether it stopped short (the rest run after seeding).
+ * Migrates up to (not including) the first migration that builds indexes concurrently; returns
+ * whether it stopped short (the rest run after seeding, as the upgrade an operator sees).
  */
-async function seedOnSchemaBeforeUpgrade(db: Database, _url: string, _jobs: number, _options: ScaleOptions): Promise<boolean> {
-  const migrationsModule = (await import("@/lib/db/migrations")) as Record<string, unknown>;
-  const migrations = migrationsModule.MIGRATIONS as readonly { version: number; concurrently?: boolean }[];
-  const firstConcurrent = migrations.find((migration) => migration.concurrently);
-  if (!firstConcurrent) {
-    await migrate(db);
-    return false;
-  }
-  await (migrate as (db: Database, options: { before: number }) => Promise<unknown>)(db, { before: firstConcurrent.version });
-  return true;
+async function seedOnSchemaBeforeUpgrade(db: Database): Promise<boolean> {
+  const firstConcurrent = MIGRATIONS.find((migration) => migration.concurrently);
+  await migrate(db, firstConcurrent ? { through: firstConcurrent.version - 1 } : {});
+  return firstConcurrent !== undefined;
 }
 
 async function runOperations(db: Database, jobs: number): Promise<Measured[]> {

@@ -16,6 +16,8 @@ import { JOB_KINDS, PROVIDER_NAMES, UNIFIED_STATUSES, type JobKind, type Provide
 export const BATCHES_PER_PAGE = 25;
 /** A search is not paginated: it lists this many matches and asks for a longer search string. */
 export const SEARCH_RESULT_LIMIT = 50;
+/** The page says "1000+ running" beyond this: the count reads the unsettled jobs' index, bounded. */
+export const RUNNING_COUNT_CAP = 1000;
 
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
 const firstValue = (value: unknown) => (Array.isArray(value) ? value[0] : value);
@@ -53,8 +55,13 @@ export interface BatchList {
   nextCursor: string | null;
   /** True when a search found more than {@link SEARCH_RESULT_LIMIT} matches. */
   searchTruncated: boolean;
-  /** Unsettled jobs across all filters: the page refreshes itself while this is above 0. */
+  /**
+   * Unsettled jobs across all filters, counted up to {@link RUNNING_COUNT_CAP}: the page refreshes
+   * itself while this is above 0.
+   */
   running: number;
+  /** True when more than {@link RUNNING_COUNT_CAP} jobs are running (`running` is then the cap). */
+  runningMore: boolean;
   /** Whether any job is tracked at all (the empty state differs from "no match"). */
   anyTracked: boolean;
   /** A user-facing problem with the query (a stale cursor), shown above the table. */
@@ -93,10 +100,14 @@ export async function loadBatchList(db: Queryable, filters: BatchFilters): Promi
   const [counts, deliveryCounts, [summary]] = await Promise.all([
     subscriberCounts(db, jobs.map((job) => job.id)),
     deliveryCountsByJob(db, jobs.map((job) => job.id)),
+    // Both bounded: the unsettled jobs' partial index up to the cap, and one row for "any at all".
     db.query<{ running: number; any_tracked: boolean }>(
-      "SELECT count(*) FILTER (WHERE settled_at IS NULL)::int AS running, count(*) > 0 AS any_tracked FROM jobs",
+      `SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE settled_at IS NULL LIMIT $1) capped)::int AS running,
+              EXISTS (SELECT 1 FROM jobs) AS any_tracked`,
+      [RUNNING_COUNT_CAP + 1],
     ),
   ]);
+  const running = summary?.running ?? 0;
   return {
     batches: jobs.map((job) => ({
       ...job,
@@ -105,25 +116,41 @@ export async function loadBatchList(db: Queryable, filters: BatchFilters): Promi
     })),
     nextCursor,
     searchTruncated,
-    running: summary?.running ?? 0,
+    running: Math.min(running, RUNNING_COUNT_CAP),
+    runningMore: running > RUNNING_COUNT_CAP,
     anyTracked: summary?.any_tracked ?? false,
     problem,
   };
 }
 
-/** Jobs whose batch id contains `text` (case-insensitive), newest first, within the other filters. */
+/**
+ * Jobs whose batch id contains `text` (case-insensitive), newest first, within the other filters.
+ * A complete batch id is looked up first on the unique (provider, kind, batch_id) index and, when
+ * tracked, is the answer; anything else is a substring search, which the trigram index
+ * (jobs_batch_id_trgm, where pg_trgm is available) serves.
+ */
 export async function searchJobsByBatchId(
   db: Queryable,
   text: string,
   filters: { status?: string; provider?: string } = {},
 ): Promise<{ jobs: JobView[]; truncated: boolean }> {
-  const pattern = `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-  const rows = await db.query<JobRow>(
+  const status = filters.status ?? null;
+  const exact = await db.query<JobRow>(
     `SELECT * FROM jobs
-     WHERE batch_id ILIKE $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR provider = $3)
-     ORDER BY tracked_at DESC, id DESC LIMIT $4`,
-    [pattern, filters.status ?? null, filters.provider ?? null, SEARCH_RESULT_LIMIT + 1],
+     WHERE provider = ANY($1::text[]) AND kind = ANY($2::text[]) AND batch_id = $3 AND ($4::text IS NULL OR status = $4)
+     ORDER BY tracked_at DESC, id DESC LIMIT $5`,
+    [filters.provider ? [filters.provider] : PROVIDER_NAMES, JOB_KINDS, text, status, SEARCH_RESULT_LIMIT + 1],
   );
+  const pattern = `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+  const rows =
+    exact.length > 0
+      ? exact
+      : await db.query<JobRow>(
+          `SELECT * FROM jobs
+           WHERE batch_id ILIKE $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR provider = $3)
+           ORDER BY tracked_at DESC, id DESC LIMIT $4`,
+          [pattern, status, filters.provider ?? null, SEARCH_RESULT_LIMIT + 1],
+        );
   return { jobs: rows.slice(0, SEARCH_RESULT_LIMIT).map(jobViewFromRow), truncated: rows.length > SEARCH_RESULT_LIMIT };
 }
 

@@ -8,7 +8,10 @@ import type { JobKind, ProviderName } from "@/lib/providers/types";
 import type { DeliveryFacts } from "./delivery-state";
 import { displayUrl } from "./format";
 
-/** The deliveries page: what failed (to act on) above what happened lately (to check on). */
+/**
+ * The deliveries page: what failed (to act on) above what happened lately (to check on). Each list
+ * reads its partial index in its own order (deliveries_failed, deliveries_recent): a page, not a sort.
+ */
 
 export const FAILED_DELIVERIES_SHOWN = 100;
 export const RECENT_DELIVERIES_SHOWN = 50;
@@ -84,9 +87,10 @@ export async function loadDeliveriesOverview(db: Queryable): Promise<DeliveriesO
        ORDER BY COALESCE(d.last_attempt_at, d.created_at) DESC, d.id DESC LIMIT $1`,
       [RECENT_DELIVERIES_SHOWN],
     ),
+    // Each count reads its own index (deliveries_failed, deliveries_status), never the table.
     db.query<{ failed: number; pending: number }>(
-      `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed,
-              count(*) FILTER (WHERE status = 'pending')::int AS pending FROM deliveries`,
+      `SELECT (SELECT count(*) FROM deliveries WHERE status = 'failed')::int AS failed,
+              (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS pending`,
     ),
   ]);
   return {

@@ -1,11 +1,49 @@
-import type { Database } from "./types";
+import type { Database, Queryable } from "./types";
 
 /**
  * Versioned migrations, applied in order, each once. Never edit a released migration: add a new
  * one. They run at start-up and by `npm run db:migrate`, under an advisory lock so two instances
  * starting together apply each migration exactly once.
+ *
+ * A migration is either a script run in one transaction (`sql`), or — to build an index on a large
+ * table without blocking writes — `concurrently`: its `steps` run one statement at a time outside
+ * any transaction (Postgres refuses `CREATE INDEX CONCURRENTLY` inside one), still under the
+ * advisory lock. Such a migration is recorded only once every step is done, so a step must be safe
+ * to run again after a crash: see {@link concurrentIndex}. PGlite, which serves one process and
+ * has no concurrent writers to spare, runs the same steps without CONCURRENTLY in one transaction.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export type Migration =
+  | { version: number; name: string; sql: string; concurrently?: false }
+  | { version: number; name: string; concurrently: true; steps: readonly MigrationStep[] };
+
+export interface MigrationStep {
+  /** One statement (several would run as one implicit transaction). */
+  sql: string;
+  /** A query; the step runs only when it returns a row. */
+  when?: string;
+}
+
+/**
+ * Steps that build an index without blocking writes, safe to repeat: an index a crashed build
+ * left INVALID is dropped first (IF NOT EXISTS alone would keep it, unusable).
+ */
+export function concurrentIndex(name: string, definition: string): MigrationStep[] {
+  return [
+    {
+      sql: `DROP INDEX CONCURRENTLY IF EXISTS ${name}`,
+      when: `SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('${name}') AND NOT indisvalid`,
+    },
+    { sql: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}` },
+  ];
+}
+
+/** Steps that run only where the extension can be installed (pg_trgm is missing from PGlite). */
+function ifExtensionAvailable(extension: string, steps: MigrationStep[]): MigrationStep[] {
+  const available = `SELECT 1 FROM pg_available_extensions WHERE name = '${extension}'`;
+  return steps.map((step) => ({ ...step, when: step.when ? `${available} AND EXISTS (${step.when})` : available }));
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: "initial schema",
@@ -187,41 +225,140 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE jobs ADD COLUMN stall_count integer NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    name: "indexes for a million jobs; when a subscription became active",
+    concurrently: true,
+    steps: [
+      // Set when a subscription is created and when tracking again re-enables it (NULL on rows
+      // older than this migration: their created_at stands in). The reconciler finds late
+      // subscribers through it. Adding a nullable column rewrites nothing.
+      { sql: "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS activated_at timestamptz" },
+      ...concurrentIndex(
+        "subscriptions_active_since",
+        "ON subscriptions ((COALESCE(activated_at, created_at))) WHERE disabled_at IS NULL",
+      ),
+      // The lists, newest first, per filter (keyset pagination stays on the index).
+      ...concurrentIndex("jobs_status_tracked_at", "ON jobs (status, tracked_at DESC, id DESC)"),
+      ...concurrentIndex("jobs_provider_tracked_at", "ON jobs (provider, tracked_at DESC, id DESC)"),
+      ...concurrentIndex("jobs_provider_status_tracked_at", "ON jobs (provider, status, tracked_at DESC, id DESC)"),
+      // Retention: settled jobs, oldest first.
+      ...concurrentIndex("jobs_settled_at", "ON jobs (settled_at) WHERE settled_at IS NOT NULL"),
+      // The dashboard's search by any part of a batch id.
+      ...ifExtensionAvailable("pg_trgm", [
+        { sql: "CREATE EXTENSION IF NOT EXISTS pg_trgm" },
+        ...concurrentIndex("jobs_batch_id_trgm", "ON jobs USING gin (batch_id gin_trgm_ops)"),
+      ]),
+      // The deliveries page: what failed, and what happened lately.
+      ...concurrentIndex("deliveries_failed", "ON deliveries (failed_at DESC NULLS LAST, id DESC) WHERE status = 'failed'"),
+      ...concurrentIndex(
+        "deliveries_recent",
+        "ON deliveries ((COALESCE(last_attempt_at, created_at)) DESC, id DESC) WHERE status <> 'failed'",
+      ),
+      // Whether a provider's native signals are live (every poll), and retention.
+      ...concurrentIndex("inbound_events_source_received", "ON inbound_events (source, received_at)"),
+      ...concurrentIndex("inbound_events_received", "ON inbound_events (received_at)"),
+      ...concurrentIndex("outbox_sent", "ON outbox (sent_at) WHERE sent_at IS NOT NULL"),
+    ],
+  },
 ];
 
 export const LATEST_MIGRATION_VERSION = MIGRATIONS.at(-1)!.version;
 
 // Any fixed number works; it only has to be the same in every instance of batchwatch.
 const MIGRATION_LOCK_KEY = 7_316_240_581;
+/** How often a second instance asks for the migration lock while the first one migrates. */
+const LOCK_RETRY_MS = 100;
+
+const CREATE_SCHEMA_MIGRATIONS = `
+  CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`;
 
 /**
- * Applies every pending migration. The transaction-scoped advisory lock serialises concurrent
- * callers; whoever comes second finds the work done and applies nothing.
+ * Applies every pending migration (with `through`, only those up to that version). An advisory
+ * lock serialises concurrent callers; whoever comes second finds the work done and applies nothing.
+ *
+ * On Postgres the lock is session-level, held on one connection across the transactions of the
+ * plain migrations and the statements of the concurrent ones. It is taken with
+ * pg_try_advisory_lock, retried: a caller blocked in pg_advisory_lock would hold a snapshot, and
+ * CREATE INDEX CONCURRENTLY in the lock holder waits for every older snapshot — a deadlock.
  */
-export async function migrate(db: Database): Promise<{ applied: number[]; version: number }> {
-  return db.transaction(async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
-    await tx.query(`
-      CREATE TABLE IF NOT EXISTS schema_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-    const done = new Set(
-      (await tx.query<{ version: number }>("SELECT version FROM schema_migrations")).map((row) => row.version),
-    );
-    const applied: number[] = [];
-    for (const migration of MIGRATIONS) {
-      if (done.has(migration.version)) continue;
-      await tx.exec(migration.sql);
-      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
-        migration.version,
-        migration.name,
-      ]);
-      applied.push(migration.version);
+export async function migrate(db: Database, options: { through?: number } = {}): Promise<{ applied: number[]; version: number }> {
+  const pending = (done: Set<number>) =>
+    MIGRATIONS.filter((migration) => !done.has(migration.version) && migration.version <= (options.through ?? Infinity));
+  if (db.driver === "pglite") {
+    return db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
+      const applied: number[] = [];
+      for (const migration of pending(await appliedVersions(tx))) {
+        if (migration.concurrently) {
+          for (const step of migration.steps) {
+            if (await skipStep(tx, step)) continue;
+            await tx.exec(step.sql.replace(/\bCONCURRENTLY\s+/gi, ""));
+          }
+        } else {
+          await tx.exec(migration.sql);
+        }
+        await recordMigration(tx, migration);
+        applied.push(migration.version);
+      }
+      return { applied, version: LATEST_MIGRATION_VERSION };
+    });
+  }
+  return db.session(async (conn) => {
+    while (!(await conn.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [MIGRATION_LOCK_KEY]))[0]!.locked) {
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
-    return { applied, version: LATEST_MIGRATION_VERSION };
+    try {
+      const applied: number[] = [];
+      for (const migration of pending(await appliedVersions(conn))) {
+        if (migration.concurrently) {
+          for (const step of migration.steps) {
+            if (await skipStep(conn, step)) continue;
+            await conn.exec(step.sql);
+          }
+          await recordMigration(conn, migration);
+        } else {
+          await inTransaction(conn, async () => {
+            await conn.exec(migration.sql);
+            await recordMigration(conn, migration);
+          });
+        }
+        applied.push(migration.version);
+      }
+      return { applied, version: LATEST_MIGRATION_VERSION };
+    } finally {
+      await conn.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+    }
   });
+}
+
+async function appliedVersions(conn: Queryable): Promise<Set<number>> {
+  await conn.exec(CREATE_SCHEMA_MIGRATIONS);
+  const rows = await conn.query<{ version: number }>("SELECT version FROM schema_migrations");
+  return new Set(rows.map((row) => row.version));
+}
+
+async function recordMigration(conn: Queryable, migration: Migration): Promise<void> {
+  await conn.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+}
+
+async function skipStep(conn: Queryable, step: MigrationStep): Promise<boolean> {
+  return step.when !== undefined && (await conn.query(step.when)).length === 0;
+}
+
+async function inTransaction(conn: Queryable, work: () => Promise<void>): Promise<void> {
+  await conn.query("BEGIN");
+  try {
+    await work();
+    await conn.query("COMMIT");
+  } catch (error) {
+    await conn.query("ROLLBACK");
+    throw error;
+  }
 }
 
 export async function currentMigrationVersion(db: Database): Promise<number | null> {

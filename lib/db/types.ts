@@ -10,5 +10,10 @@ export interface Database extends Queryable {
   readonly driver: "pglite" | "pg" | "neon";
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` on one connection, outside any transaction (session-level advisory locks,
+   * CREATE INDEX CONCURRENTLY). Whatever session state `work` leaves must be cleaned up by it.
+   */
+  session<T>(work: (connection: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -82,6 +82,14 @@ export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>):
 
 /** How long the track-batch function gets to deliver to a late subscriber before the reconciler does. */
 const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
+/**
+ * How far back the reconciler looks for late subscribers, by when each subscription became active
+ * (created, or re-enabled by tracking again). The reconciler runs every 5 minutes, so a subscriber
+ * is looked at some 70 times; bounding the window keeps each pass on the recent end of an index
+ * instead of every subscription ever made. (This path is the backstop: the track-batch function,
+ * whose event the outbox re-sends after an outage, delivers to late subscribers first.)
+ */
+export const LATE_SUBSCRIBER_LOOKBACK_MS = 6 * 3_600_000;
 
 /**
  * The reconciler's half for late subscribers: an active subscription to a settled job that still
@@ -89,13 +97,17 @@ const LATE_SUBSCRIBER_GRACE_MS = 5 * 60_000;
  * one now. Idempotent, like every path into {@link createDeliveriesFor}.
  */
 export async function deliverToLateSubscribers(db: Database, send: EventSender): Promise<string[]> {
+  const at = nowDate().getTime();
+  // subscriptions_active_since serves the window; each candidate costs one probe for a delivery.
   const jobs = await db.query<{ id: string }>(
     `SELECT DISTINCT s.job_id AS id FROM subscriptions s JOIN jobs j ON j.id = s.job_id
-     WHERE j.settled_at IS NOT NULL AND s.disabled_at IS NULL AND s.created_at < $1
+     WHERE s.disabled_at IS NULL
+       AND COALESCE(s.activated_at, s.created_at) >= $1 AND COALESCE(s.activated_at, s.created_at) < $2
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.topic IS NULL)
+       AND j.settled_at IS NOT NULL
        AND ${eventTypeSql("j")} = ANY(${effectiveEventsSql()})
      LIMIT 200`,
-    [new Date(nowDate().getTime() - LATE_SUBSCRIBER_GRACE_MS)],
+    [new Date(at - LATE_SUBSCRIBER_LOOKBACK_MS), new Date(at - LATE_SUBSCRIBER_GRACE_MS)],
   );
   const created: string[] = [];
   for (const { id } of jobs) {

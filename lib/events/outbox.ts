@@ -18,13 +18,15 @@ const SEND_SLICE = 100;
  */
 export type EventSender = (events: OutgoingEvent[]) => Promise<void>;
 
+/** Writes the events to the outbox in one statement, however many (a recovery queues hundreds). */
 export async function enqueueEvents(tx: Queryable, events: OutgoingEvent[]): Promise<void> {
-  for (const event of events) {
-    await tx.query(
-      "INSERT INTO outbox (event_id, name, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-      [event.id, event.name, JSON.stringify(event.data), nowDate()],
-    );
-  }
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO outbox (event_id, name, data, created_at)
+     SELECT event ->> 'id', event ->> 'name', event -> 'data', $2 FROM jsonb_array_elements($1::jsonb) AS event
+     ON CONFLICT (event_id) DO NOTHING`,
+    [JSON.stringify(events.map((event) => ({ id: event.id, name: event.name, data: event.data }))), nowDate()],
+  );
 }
 
 /** Sends the given unsent outbox entries and marks them sent. Throws if sending fails (they stay unsent). */

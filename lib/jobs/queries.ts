@@ -3,7 +3,7 @@ import { canonicalBatchId } from "@/lib/providers";
 import type { Queryable } from "@/lib/db";
 import { decodeCursor, encodeCursor } from "@/lib/db/cursor";
 import { AppError } from "@/lib/errors";
-import type { JobKind, ProviderName, RequestCounts, UnifiedStatus } from "@/lib/providers/types";
+import { JOB_KINDS, type JobKind, type ProviderName, type RequestCounts, type UnifiedStatus } from "@/lib/providers/types";
 import { estimateCompletion, type EtaGap } from "@/lib/watch/eta";
 import { effectiveEvents } from "@/lib/deliver/event-filter";
 import type { SubscribableEventType } from "@/lib/deliver/unified-event";
@@ -279,7 +279,11 @@ export interface JobPage {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Newest first, on (tracked_at desc, id desc), which the jobs_tracked_at index serves. */
+/**
+ * Newest first, on (tracked_at desc, id desc): unfiltered from the jobs_tracked_at index, filtered
+ * from the index that leads with the filter's columns (jobs_status_…, jobs_provider_…,
+ * jobs_provider_status_tracked_at), so a rare status or a deep cursor reads one page, not the table.
+ */
 export async function listJobs(db: Queryable, query: ListJobsQuery): Promise<JobPage> {
   const conditions: string[] = [];
   const params: unknown[] = [];
@@ -326,11 +330,12 @@ export async function findTrackedJob(
   batchId: string,
   kind?: JobKind,
 ): Promise<JobView | null> {
+  // Every kind named, so the lookup stays on the unique (provider, kind, batch_id) index: a probe per kind.
   const rows = await db.query<JobRow>(
     `SELECT * FROM jobs
-     WHERE provider = $1 AND batch_id = $2 AND ($3::text IS NULL OR kind = $3)
+     WHERE provider = $1 AND kind = ANY($3::text[]) AND batch_id = $2
      ORDER BY (kind = 'batch') DESC, tracked_at DESC LIMIT 1`,
-    [provider, canonicalBatchId(provider, batchId), kind ?? null],
+    [provider, canonicalBatchId(provider, batchId), kind ? [kind] : JOB_KINDS],
   );
   return rows[0] ? jobViewFromRow(rows[0]) : null;
 }

@@ -54,6 +54,8 @@ export interface SubscriptionRow {
   events: string[] | null;
   /** The job group it was tracked into, if any. */
   group_key: string | null;
+  /** When it became active: created, or re-enabled by tracking again (null on rows older than migration 6). */
+  activated_at: Date | null;
 }
 
 export const JOB_EVENT_TYPES = [

@@ -277,8 +277,8 @@ export async function recordSubscription(
 
   const destinationKey = destination.endpointId ? `endpoint:${destination.endpointId}` : `url:${destination.webhookUrl}`;
   const inserted = await tx.query<SubscriptionRow>(
-    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events, group_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events, group_key, activated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)
      ON CONFLICT (job_id, destination_key) DO NOTHING
      RETURNING *`,
     [
@@ -298,12 +298,14 @@ export async function recordSubscription(
     return { created: true, reactivated: false, job: stripInserted(job!), subscription: inserted[0], groupEvents };
   }
   const [existing] = await tx.query<SubscriptionRow & { was_disabled: boolean }>(
-    // Tracking again re-enables the subscription; a filter or group given now replaces the one it had.
+    // Tracking again re-enables the subscription (active again from now: the reconciler looks for
+    // late subscribers by that time); a filter or group given now replaces the one it had.
     `UPDATE subscriptions s SET disabled_at = NULL, disabled_reason = NULL, events = COALESCE($3::text[], s.events),
-       group_key = COALESCE($4, s.group_key)
+       group_key = COALESCE($4, s.group_key),
+       activated_at = CASE WHEN before.disabled_at IS NOT NULL THEN $5 ELSE s.activated_at END
      FROM subscriptions before WHERE before.id = s.id AND s.job_id = $1 AND s.destination_key = $2
      RETURNING s.*, (before.disabled_at IS NOT NULL) AS was_disabled`,
-    [job!.id, destinationKey, request.events ? [...request.events] : null, request.group ?? null],
+    [job!.id, destinationKey, request.events ? [...request.events] : null, request.group ?? null, at],
   );
   const { was_disabled: reactivated, ...subscription } = existing!;
   const groupEvents = request.group ? await joinGroup(tx, request.group, { newMember: !wasInGroup }) : [];

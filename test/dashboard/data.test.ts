@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from "vitest";
-import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, searchJobsByBatchId } from "@/lib/dashboard/batches";
+import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, RUNNING_COUNT_CAP, searchJobsByBatchId } from "@/lib/dashboard/batches";
 import { loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { batchIdFromSegments } from "@/lib/dashboard/format";
 import { buildTimeline } from "@/lib/dashboard/timeline";
@@ -36,7 +36,7 @@ async function insertJob(fields: { provider?: string; kind?: string; batchId: st
 describe("the batches list", () => {
   test("is empty, and says nothing was ever tracked, on a fresh install", async () => {
     const list = await loadBatchList(flow.db, noFilters);
-    expect(list).toMatchObject({ batches: [], running: 0, anyTracked: false, nextCursor: null, problem: null });
+    expect(list).toMatchObject({ batches: [], running: 0, runningMore: false, anyTracked: false, nextCursor: null, problem: null });
   });
 
   test("shows tracked batches newest first with active subscriber counts and how many still run", async () => {
@@ -82,6 +82,27 @@ describe("the batches list", () => {
     expect(found.batches.map((batch) => batch.batchId).sort()).toEqual(["batches/ABC123", "sim_abc"]);
     expect((await searchJobsByBatchId(flow.db, "x%y")).jobs.map((job) => job.batchId)).toEqual(["sim_x%y"]);
     expect((await searchJobsByBatchId(flow.db, "abc", { provider: "gemini" })).jobs).toHaveLength(1);
+  });
+
+  test("finds a complete batch id exactly, without the ids that merely contain it", async () => {
+    await insertJob({ provider: "openai", batchId: "batch_abc" });
+    await insertJob({ provider: "openai", kind: "response", batchId: "batch_abc" });
+    await insertJob({ provider: "openai", batchId: "batch_abc_2" });
+
+    const exact = await searchJobsByBatchId(flow.db, "batch_abc");
+    expect(exact.jobs.map((job) => [job.batchId, job.kind]).sort()).toEqual([["batch_abc", "batch"], ["batch_abc", "response"]]);
+    expect((await searchJobsByBatchId(flow.db, "batch_abc", { status: "completed" })).jobs.map((job) => job.batchId)).toEqual([]);
+    expect((await searchJobsByBatchId(flow.db, "BATCH_ABC")).jobs).toHaveLength(3);
+  });
+
+  test("counts running batches up to a cap and says when there are more", async () => {
+    await flow.db.query(
+      "INSERT INTO jobs (provider, batch_id) SELECT 'simulated', 'sim_run_' || i FROM generate_series(1, $1::int) i",
+      [RUNNING_COUNT_CAP + 1],
+    );
+    expect(await loadBatchList(flow.db, noFilters)).toMatchObject({ running: RUNNING_COUNT_CAP, runningMore: true });
+    await flow.db.query("UPDATE jobs SET settled_at = now() WHERE batch_id = 'sim_run_1'");
+    expect(await loadBatchList(flow.db, noFilters)).toMatchObject({ running: RUNNING_COUNT_CAP, runningMore: false });
   });
 
   test("pages with a cursor, and falls back to the first page when the cursor is not ours", async () => {

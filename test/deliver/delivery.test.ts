@@ -8,6 +8,7 @@ import { getProvider } from "@/lib/providers";
 import { encryptSecret } from "@/lib/security/secret-box";
 import { settleJob } from "@/lib/settle/settlement";
 import { untrackSubscription } from "@/lib/track/untrack";
+import { deliverToLateSubscribers, LATE_SUBSCRIBER_LOOKBACK_MS } from "@/lib/deliver/create-deliveries";
 import { trackBatch } from "@/lib/track/tracking";
 import { generateWebhookSecret } from "@/lib/security/standard-webhooks";
 import type { EventSender } from "@/lib/events/outbox";
@@ -765,6 +766,31 @@ describe("tracking again", () => {
     expect(deliveries.map((delivery) => delivery.subscription_id)).toContain(later.subscription.id);
     expect(flow.receiver.received).toHaveLength(2);
     expect(flow.receiver.received[1]!.verified).toMatchObject({ metadata: { again: true } });
+  });
+});
+
+describe("the reconciler's late subscribers", () => {
+  test("a subscription re-enabled after settlement, created days before, gets its delivery when its track-batch run never ran", async () => {
+    const held = recordingSender();
+    await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: flow.receiver.url }, held.send);
+    const later = await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1` }, held.send);
+    await untrackSubscription(flow.db, later.subscription.id);
+    const { jobId } = await settleOne();
+    await flow.harness.drain();
+
+    // Re-enabled two days after it was created, past the reconciler's look-back by creation time.
+    flow.harness.advance(LATE_SUBSCRIBER_LOOKBACK_MS * 2);
+    await trackBatch(flow.db, { provider: "simulated", batchId: BATCH, webhookUrl: `${flow.receiver.url}?again=1` }, held.send);
+    flow.harness.advance(10 * 60_000);
+    const created = await deliverToLateSubscribers(flow.db, held.send);
+
+    const deliveries = await query<{ id: string; subscription_id: string }>("SELECT id, subscription_id FROM deliveries WHERE job_id = $1 AND subscription_id = $2", [
+      jobId,
+      later.subscription.id,
+    ]);
+    expect(created).toEqual(deliveries.map((delivery) => delivery.id));
+    expect(created).toHaveLength(1);
+    expect(await deliverToLateSubscribers(flow.db, held.send)).toEqual([]);
   });
 });
 

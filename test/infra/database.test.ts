@@ -108,3 +108,76 @@ describe.runIf(TEST_DRIVERS.includes("pg"))("npm run db:migrate", () => {
     }
   });
 });
+
+describe.runIf(TEST_DRIVERS.includes("pg"))("migrations that build indexes concurrently", () => {
+  const firstConcurrent = MIGRATIONS.find((migration) => migration.concurrently)!;
+
+  test("writes go through while a concurrent index build waits, and the index ends valid", async () => {
+    const testDb = await createTestDatabase("pg", { migrated: false });
+    const [reader, writer] = await Promise.all([testDb.open(), testDb.open()]);
+    try {
+      await migrate(testDb.db, { through: firstConcurrent.version - 1 });
+      // An older snapshot that CREATE INDEX CONCURRENTLY must wait for, held until released.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holding = reader.transaction(async (tx) => {
+        await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+        await tx.query("SELECT 1");
+        await released;
+      });
+      let migrated = false;
+      const migrating = migrate(testDb.db).then((result) => {
+        migrated = true;
+        return result;
+      });
+      await waitFor(async () => {
+        const rows = await writer.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event = 'virtualxid'",
+        );
+        return rows.length > 0;
+      });
+      await writer.transaction(async (tx) => {
+        await tx.query("SET LOCAL lock_timeout = '5s'");
+        const [job] = await tx.query<{ id: string }>("INSERT INTO jobs (provider, batch_id) VALUES ('openai', 'batch_during_upgrade') RETURNING id");
+        await tx.query(
+          "INSERT INTO subscriptions (job_id, destination_key, webhook_url) VALUES ($1, 'url:https://example.com/hook', 'https://example.com/hook')",
+          [job!.id],
+        );
+      });
+      expect(migrated).toBe(false);
+      release();
+      await holding;
+      expect((await migrating).applied).toContain(firstConcurrent.version);
+      const invalid = await writer.query("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid");
+      expect(invalid).toEqual([]);
+    } finally {
+      await testDb.drop();
+    }
+  });
+
+  test("a build that a crash left invalid is dropped and built again", async () => {
+    const testDb = await createTestDatabase("pg", { migrated: false });
+    try {
+      await migrate(testDb.db, { through: firstConcurrent.version - 1 });
+      // A unique index over duplicates fails half-way and stays behind INVALID, as a crash would leave it.
+      await testDb.db.query("INSERT INTO jobs (provider, kind, batch_id, status) VALUES ('openai', 'batch', 'a', 'completed'), ('openai', 'batch', 'b', 'completed')");
+      await expect(testDb.db.query("CREATE UNIQUE INDEX CONCURRENTLY jobs_status_tracked_at ON jobs (status)")).rejects.toThrow();
+      expect(await testDb.db.query("SELECT 1 FROM pg_index WHERE indexrelid = 'jobs_status_tracked_at'::regclass AND NOT indisvalid")).toHaveLength(1);
+      await migrate(testDb.db);
+      const [index] = await testDb.db.query<{ valid: boolean; definition: string }>(
+        "SELECT indisvalid AS valid, pg_get_indexdef(indexrelid) AS definition FROM pg_index WHERE indexrelid = 'jobs_status_tracked_at'::regclass",
+      );
+      expect(index).toEqual({ valid: true, definition: expect.stringContaining("(status, tracked_at DESC, id DESC)") });
+    } finally {
+      await testDb.drop();
+    }
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the condition never held");
+}

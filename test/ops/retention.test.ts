@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { pruneRetention } from "@/inngest/functions/prune-retention";
-import { deleteExpiredHistory } from "@/lib/ops/retention";
+import { deleteExpiredHistory, RETENTION_BATCH_JOBS } from "@/lib/ops/retention";
 import { useApiHarness } from "../helpers/api";
 
 const harness = useApiHarness();
@@ -83,5 +83,31 @@ describe("deleteExpiredHistory", () => {
   test("runs daily at 03:30 UTC as the prune-retention function", () => {
     const config = pruneRetention["getConfig"]({ baseUrl: new URL("http://localhost/api/inngest"), appPrefix: "batchwatch" });
     expect(config[0]).toMatchObject({ id: "batchwatch-prune-retention", triggers: [{ cron: "TZ=UTC 30 3 * * *" }] });
+  });
+});
+
+describe("deleteExpiredHistory in bounded batches", () => {
+  const insertOldSettledJobs = (count: number) =>
+    harness.db.query(
+      `INSERT INTO jobs (provider, batch_id, tracked_at, settled_at)
+       SELECT 'simulated', 'old-' || i, $2::timestamptz, $2::timestamptz FROM generate_series(1, $1::int) i`,
+      [count, daysAgo(40)],
+    );
+
+  test("deletes more jobs than one batch holds, a batch per statement", async () => {
+    await insertOldSettledJobs(RETENTION_BATCH_JOBS * 2 + 7);
+    const result = await deleteExpiredHistory(harness.db, { olderThanDays: 30 });
+    expect(result).toMatchObject({ jobs: RETENTION_BATCH_JOBS * 2 + 7, done: true });
+    // Three statements for the jobs, one for each other table.
+    expect(result.statements).toBe(3 + 4);
+    expect(await ids("SELECT id FROM jobs")).toEqual([]);
+  });
+
+  test("stops when its budget is spent and a second run with the same cutoff finishes", async () => {
+    await insertOldSettledJobs(3);
+    const first = await deleteExpiredHistory(harness.db, { olderThanDays: 30, budgetMs: 0 });
+    expect(first).toMatchObject({ jobs: 0, statements: 0, done: false });
+    const second = await deleteExpiredHistory(harness.db, { olderThanDays: 30, cutoff: first.cutoff });
+    expect(second).toMatchObject({ cutoff: first.cutoff, jobs: 3, done: true });
   });
 });

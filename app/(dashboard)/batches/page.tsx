@@ -35,7 +35,7 @@ export default async function BatchesPage({ searchParams }: { searchParams: Prom
         <h1>Batches</h1>
         <p className="muted" role="status">
           {list.running > 0
-            ? `${list.running} ${list.running === 1 ? "batch" : "batches"} running · this page updates itself`
+            ? `${list.running}${list.runningMore ? "+" : ""} ${list.running === 1 && !list.runningMore ? "batch" : "batches"} running · this page updates itself`
             : "Nothing running right now."}
         </p>
       </div>

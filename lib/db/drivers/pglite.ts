@@ -21,6 +21,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
     driver: "pglite",
     ...asQueryable(db),
     transaction: (work) => db.transaction((tx) => work(asQueryable(tx))),
+    // One connection is all PGlite has.
+    session: (work) => work(asQueryable(db)),
     close: () => db.close(),
   };
 }
