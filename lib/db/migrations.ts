@@ -287,25 +287,11 @@ const CREATE_SCHEMA_MIGRATIONS = `
  * CREATE INDEX CONCURRENTLY in the lock holder waits for every older snapshot — a deadlock.
  */
 export async function migrate(db: Database, options: { through?: number } = {}): Promise<{ applied: number[]; version: number }> {
-  const pending = (done: Set<number>) =>
-    MIGRATIONS.filter((migration) => !done.has(migration.version) && migration.version <= (options.through ?? Infinity));
+  const through = options.through ?? Number.POSITIVE_INFINITY;
   if (db.driver === "pglite") {
     return db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
-      const applied: number[] = [];
-      for (const migration of pending(await appliedVersions(tx))) {
-        if (migration.concurrently) {
-          for (const step of migration.steps) {
-            if (await skipStep(tx, step)) continue;
-            await tx.exec(step.sql.replace(/\bCONCURRENTLY\s+/gi, ""));
-          }
-        } else {
-          await tx.exec(migration.sql);
-        }
-        await recordMigration(tx, migration);
-        applied.push(migration.version);
-      }
-      return { applied, version: LATEST_MIGRATION_VERSION };
+      return { applied: await applyPending(tx, through, "in-transaction"), version: LATEST_MIGRATION_VERSION };
     });
   }
   return db.session(async (conn) => {
@@ -313,27 +299,41 @@ export async function migrate(db: Database, options: { through?: number } = {}):
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
     try {
-      const applied: number[] = [];
-      for (const migration of pending(await appliedVersions(conn))) {
-        if (migration.concurrently) {
-          for (const step of migration.steps) {
-            if (await skipStep(conn, step)) continue;
-            await conn.exec(step.sql);
-          }
-          await recordMigration(conn, migration);
-        } else {
-          await inTransaction(conn, async () => {
-            await conn.exec(migration.sql);
-            await recordMigration(conn, migration);
-          });
-        }
-        applied.push(migration.version);
-      }
-      return { applied, version: LATEST_MIGRATION_VERSION };
+      return { applied: await applyPending(conn, through, "session"), version: LATEST_MIGRATION_VERSION };
     } finally {
       await conn.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
     }
   });
+}
+
+/**
+ * Applies the pending migrations up to `through`. In a session (Postgres), each plain migration
+ * gets its own transaction and concurrent steps run as they are; already in a transaction (PGlite),
+ * everything runs in it, CONCURRENTLY dropped.
+ */
+async function applyPending(conn: Queryable, through: number, mode: "session" | "in-transaction"): Promise<number[]> {
+  const done = await appliedVersions(conn);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.version) || migration.version > through) continue;
+    if (migration.concurrently) {
+      for (const step of migration.steps) {
+        if (step.when !== undefined && (await conn.query(step.when)).length === 0) continue;
+        await conn.exec(mode === "session" ? step.sql : step.sql.replace(/\bCONCURRENTLY\s+/gi, ""));
+      }
+      await recordMigration(conn, migration);
+    } else if (mode === "session") {
+      await inTransaction(conn, async () => {
+        await conn.exec(migration.sql);
+        await recordMigration(conn, migration);
+      });
+    } else {
+      await conn.exec(migration.sql);
+      await recordMigration(conn, migration);
+    }
+    applied.push(migration.version);
+  }
+  return applied;
 }
 
 async function appliedVersions(conn: Queryable): Promise<Set<number>> {
@@ -344,10 +344,6 @@ async function appliedVersions(conn: Queryable): Promise<Set<number>> {
 
 async function recordMigration(conn: Queryable, migration: Migration): Promise<void> {
   await conn.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
-}
-
-async function skipStep(conn: Queryable, step: MigrationStep): Promise<boolean> {
-  return step.when !== undefined && (await conn.query(step.when)).length === 0;
 }
 
 async function inTransaction(conn: Queryable, work: () => Promise<void>): Promise<void> {
