@@ -156,8 +156,8 @@ async function recordNewSubscription(
        ON CONFLICT (provider, kind, batch_id) DO UPDATE SET eval_id = COALESCE(jobs.eval_id, EXCLUDED.eval_id)
        RETURNING *, (xmax = 0) AS inserted
      ), sub AS (
-       INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events)
-       SELECT job.id, $6, $7, $8, $9, $5, $10::text[] FROM job
+       INSERT INTO subscriptions (job_id, destination_key, webhook_url, endpoint_id, metadata, created_at, events, activated_at)
+       SELECT job.id, $6, $7, $8, $9, $5, $10::text[], $5 FROM job
        ON CONFLICT (job_id, destination_key) DO NOTHING
        RETURNING *
      ), events AS (
@@ -178,7 +178,7 @@ async function recordNewSubscription(
      SELECT job.*, sub.id AS sub_id, sub.job_id AS sub_job_id, sub.destination_key AS sub_destination_key,
             sub.webhook_url AS sub_webhook_url, sub.endpoint_id AS sub_endpoint_id, sub.metadata AS sub_metadata,
             sub.disabled_at AS sub_disabled_at, sub.disabled_reason AS sub_disabled_reason, sub.created_at AS sub_created_at,
-            sub.events AS sub_events, sub.group_key AS sub_group_key
+            sub.events AS sub_events, sub.group_key AS sub_group_key, sub.activated_at AS sub_activated_at
      FROM job, sub`,
     [
       request.provider,
