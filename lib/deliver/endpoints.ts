@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { readConfig } from "@/lib/config";
+import { nowDate } from "@/lib/clock";
 import type { Queryable } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { parseOrThrow } from "@/lib/http";
@@ -205,8 +206,18 @@ export async function updateEndpoint(
   const url = request.url === undefined ? null : await checkedUrl(request.url);
   const secret = request.rotateSecret ? generateWebhookSecret() : null;
 
+  // One statement: a new default filter also makes the endpoint's settled, undelivered subscriptions
+  // without a filter of their own active again from now, so the reconciler's look-back (by
+  // activated_at) finds those the new filter lets through.
   const rows = await db.query<EndpointRow>(
-    `UPDATE endpoints SET
+    `WITH reactivated AS (
+       UPDATE subscriptions s SET activated_at = $9
+       FROM jobs j
+       WHERE $7::boolean AND s.endpoint_id = $1 AND s.events IS NULL AND s.disabled_at IS NULL
+         AND j.id = s.job_id AND j.settled_at IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.topic IS NULL)
+     )
+     UPDATE endpoints SET
        url = COALESCE($2, url),
        disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at
                           WHEN $3 THEN COALESCE(disabled_at, now()) ELSE NULL END,
@@ -230,6 +241,7 @@ export async function updateEndpoint(
       disabledReason,
       request.events !== undefined,
       request.events ?? null,
+      nowDate(),
     ],
   );
   if (!rows[0]) throw new AppError("not_found", `endpoint ${id} does not exist`);

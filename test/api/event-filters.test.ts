@@ -3,7 +3,7 @@ import * as batches from "@/app/api/batches/route";
 import * as endpoints from "@/app/api/endpoints/route";
 import * as endpoint from "@/app/api/endpoints/[id]/route";
 import { setClock } from "@/lib/clock";
-import { deliverToLateSubscribers } from "@/lib/deliver/create-deliveries";
+import { deliverToLateSubscribers, LATE_SUBSCRIBER_LOOKBACK_MS } from "@/lib/deliver/create-deliveries";
 import { OUTCOME_EVENT_TYPES } from "@/lib/deliver/unified-event";
 import { getProvider } from "@/lib/providers";
 import { settleJob } from "@/lib/settle/settlement";
@@ -120,10 +120,13 @@ describe("an endpoint's default filter", () => {
     expect(await deliveredTo(completed.json.job.id)).toEqual([]);
     expect(await deliveredTo(own.json.job.id)).toEqual(["endpoint:alerts"]);
 
+    // Changed hours later, past the reconciler's look-back from when the subscription was made.
+    setClock(() => T0 + LATE_SUBSCRIBER_LOOKBACK_MS + 3_600_000);
     const id = created.json.endpoint.id;
     const reset = await call(endpoint.PATCH, "PATCH", `/api/endpoints/${id}`, { body: { events: null }, params: { id } });
     expect(reset.json.endpoint).toMatchObject({ events: [...OUTCOME_EVENT_TYPES], eventsSet: false });
-    setClock(() => T0 + 24 * 3_600_000);
+    // The reconciler's next pass after the change (past its grace), however old the subscription.
+    setClock(() => T0 + LATE_SUBSCRIBER_LOOKBACK_MS + 3_600_000 + 10 * 60_000);
     await deliverToLateSubscribers(harness.db, recordingSender().send);
     expect(await deliveredTo(completed.json.job.id)).toEqual(["endpoint:alerts"]);
   });
