@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "invalid_signature",
   "provider_unavailable",
   "inngest_unavailable",
+  "not_configured",
   "internal",
 ] as const;
 
@@ -36,6 +37,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_signature: 400,
   provider_unavailable: 502,
   inngest_unavailable: 503,
+  not_configured: 503,
   internal: 500,
 };
 

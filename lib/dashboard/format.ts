@@ -16,9 +16,22 @@ export function batchHref(provider: ProviderName | string, batchId: string, kind
   return kind && kind !== "batch" ? `${path}?kind=${encodeURIComponent(kind)}` : path;
 }
 
-/** Joins the catch-all segments back into the provider's id (Next hands them over decoded). */
+/**
+ * Joins the catch-all segments back into the provider's id. A page's params arrive still
+ * percent-encoded (`batch%20with%20space`), unlike a route handler's: each segment is decoded here,
+ * so the page finds the ids the API finds; one that does not decode (`%ff`) is kept as it came,
+ * and matches no batch.
+ */
 export function batchIdFromSegments(segments: readonly string[]): string {
-  return segments.join("/");
+  return segments
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        return segment;
+      }
+    })
+    .join("/");
 }
 
 export interface ProgressBreakdown {

@@ -1,5 +1,6 @@
 import { NextRequest } from "next/server";
-import { unstable_doesMiddlewareMatch } from "next/experimental/testing/server";
+import { unstable_doesMiddlewareMatch, unstable_getResponseFromNextConfig } from "next/experimental/testing/server";
+import nextConfig from "@/next.config";
 import { afterEach, describe, expect, test } from "vitest";
 import * as batches from "@/app/api/batches/route";
 import * as batch from "@/app/api/batches/[provider]/[...batchId]/route";
@@ -283,11 +284,65 @@ describe("which paths the proxy runs for", () => {
     expect(runsProxy(path)).toBe(true);
   });
 
-  test.each(["/api/webhooks/openai", "/api/webhooks/gemini", "/api/inngest", "/api/health", "/api/bench/constant", "/batches", "/"])(
+  test.each(["/api/webhooks/openai", "/api/webhooks/gemini", "/api/inngest", "/api/health", "/api/bench/constant", "/_next/static/chunks/app.js", "/_next/image", "/favicon.ico"])(
     "paths that need nothing from it skip it: %s",
     (path) => {
       expect(requiresApiAuth(path)).toBe(false);
       expect(runsProxy(path)).toBe(false);
     },
   );
+
+  test.each(["/", "/batches", "/batches/gemini/batches/123", "/sign-in", "/endpoints", "/deliveries", "/no-such-page"])(
+    "every page goes through it for its Content Security Policy: %s",
+    (path) => {
+      expect(requiresApiAuth(path)).toBe(false);
+      expect(runsProxy(path)).toBe(true);
+    },
+  );
+});
+
+describe("security headers", () => {
+  const page = (path: string) => proxy(new NextRequest(`http://batchwatch.test${path}`));
+  const policyOf = async (path: string) => (await page(path)).headers.get("content-security-policy") ?? "";
+
+  test.each(["/", "/batches", "/sign-in"])("%s gets a CSP that forbids framing and scripts without its nonce", async (path) => {
+    const policy = await policyOf(path);
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/]{22}==' 'strict-dynamic'(;|$)/);
+    expect(policy).not.toContain("unsafe-eval");
+    expect(policy).toContain("object-src 'none'");
+    expect(policy).toContain("base-uri 'none'");
+    expect(policy).toContain("form-action 'self'");
+  });
+
+  test("the nonce is passed on to Next's renderer, and differs per request", async () => {
+    const response = await page("/batches");
+    const policy = response.headers.get("content-security-policy");
+    expect(response.headers.get("x-middleware-request-content-security-policy")).toBe(policy);
+    expect(await policyOf("/batches")).not.toBe(policy);
+  });
+
+  const configured = async (url: string, headers: Record<string, string> = {}) =>
+    unstable_getResponseFromNextConfig({ url, nextConfig, headers });
+
+  test.each(["http://batchwatch.test/batches", "http://batchwatch.test/api/batches", "http://batchwatch.test/"])(
+    "%s is sent nosniff, a same-origin referrer policy and X-Frame-Options DENY",
+    async (url) => {
+      const response = await configured(url);
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("referrer-policy")).toBe("same-origin");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+    },
+  );
+
+  test("HSTS is sent over https only", async () => {
+    expect((await configured("http://batchwatch.test/batches", { "x-forwarded-proto": "https" })).headers.get("strict-transport-security")).toMatch(
+      /^max-age=\d{8,}; includeSubDomains$/,
+    );
+    expect((await configured("http://batchwatch.test/batches")).headers.get("strict-transport-security")).toBeNull();
+  });
+
+  test("X-Powered-By is off", () => {
+    expect(nextConfig.poweredByHeader).toBe(false);
+  });
 });

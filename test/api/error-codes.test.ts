@@ -44,6 +44,7 @@ const SCENARIOS: Record<ErrorCode, () => Promise<{ status: number; json: any }>>
     await call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } });
     return call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } });
   },
+  not_configured: () => withEnv({ BATCHWATCH_ENCRYPTION_KEY: undefined }, () => call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } })),
   payload_too_large: () => track({ ...valid, metadata: { blob: "x".repeat(5000) } }),
   invalid_signature: () =>
     withEnv({ GEMINI_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, () =>

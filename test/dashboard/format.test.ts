@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import {
   batchHref,
+  batchIdFromSegments,
   displayUrl,
   etaText,
   eventFilterText,
@@ -262,5 +263,16 @@ describe("a completed batch's requests on the batch page", () => {
     { results: null, text: null },
   ] as const)("$results.verdict reads: $text", ({ results, text }) => {
     expect(resultsText(results)).toBe(text);
+  });
+});
+
+describe("a batch page's id", () => {
+  test.each([
+    [["batch%20with%20space%3Cand%20angle%3E"], "batch with space<and angle>"],
+    [["batches", "123"], "batches/123"],
+    [["batch_%25ff"], "batch_%ff"],
+    [["batch_%ff%fe"], "batch_%ff%fe"],
+  ])("segments %j are the id %j, as the API reads it", (segments, id) => {
+    expect(batchIdFromSegments(segments)).toBe(id);
   });
 });
