@@ -2,7 +2,10 @@
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { readConfig, warnAboutDevelopmentFlags } = await import("./lib/config");
-  // A wrong configuration (e.g. no DATABASE_URL on Vercel) fails the start, naming the variable.
+  const { announceConfiguration } = await import("./lib/ops/config-report");
+  // Every missing setting is named with what it disables; a malformed one (e.g. no DATABASE_URL on
+  // Vercel) fails the start, each named on its own line.
+  announceConfiguration();
   warnAboutDevelopmentFlags(readConfig());
   const { getDb } = await import("./lib/db");
   try {

@@ -1,4 +1,13 @@
 import { z } from "zod";
+import { decodeSecret } from "@/lib/security/standard-webhooks";
+
+function isDecodableSecret(secret: string): boolean {
+  try {
+    return decodeSecret(secret).length > 0;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * All of batchwatch's own configuration, read from the environment and validated in one place.
@@ -80,7 +89,14 @@ const configSchema = z.object({
     z.string().startsWith("whsec_", 'must start with "whsec_"').optional(),
   ),
   OPENAI_WEBHOOK_SECRET: optionalString,
-  GEMINI_WEBHOOK_SECRET: optionalString,
+  // Checked here, not when the first webhook arrives: a secret that cannot be decoded would make
+  // every Gemini webhook fail.
+  GEMINI_WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .refine(isDecodableSecret, 'must be "whsec_" followed by base64, as Google AI Studio shows it')
+      .optional(),
+  ),
   BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: flag,
   BATCHWATCH_SIMULATED_PROVIDER: flag,
   BATCHWATCH_BENCH_ROUTES: flag,
@@ -137,6 +153,30 @@ export class ConfigError extends Error {
     super(`${variable} ${message}`);
     this.name = "ConfigError";
     this.variable = variable;
+  }
+}
+
+/**
+ * Every malformed setting, one line each (`VARIABLE why`), where {@link readConfig} stops at the
+ * first: for the start-up report (lib/ops/config-report.ts). Empty when the configuration is valid.
+ */
+export function configProblems(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const seen = new Set<string>();
+    return parsed.error.issues.flatMap((issue) => {
+      const variable = String(issue.path[0] ?? "environment");
+      if (seen.has(variable)) return [];
+      seen.add(variable);
+      return [`${variable} ${issue.message}`];
+    });
+  }
+  try {
+    readConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [error.message];
+    throw error;
   }
 }
 

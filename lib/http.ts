@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { readConfig } from "./config";
+import { ConfigError, readConfig } from "./config";
 import { AppError, type ErrorCode, HTTP_STATUS_BY_CODE } from "./errors";
 import { storableJson } from "./storable";
 
@@ -11,8 +11,8 @@ export function errorResponse(code: ErrorCode, message: string, headers?: Header
 type RouteHandler<Ctx> = (request: Request, context: Ctx) => Promise<Response>;
 
 /**
- * Wraps a route handler so that an {@link AppError} becomes its JSON error response and anything
- * unexpected becomes a 500 whose message reveals nothing (the details go to the server log).
+ * Wraps a route handler so that an {@link AppError} becomes its JSON error response, a
+ * {@link ConfigError} a `503 not_configured` saying what to set, and anything unexpected a 500 whose message reveals nothing (the details go to the server log).
  */
 export function route<Ctx = unknown>(handler: RouteHandler<Ctx>): RouteHandler<Ctx> {
   return async (request, context) => {
@@ -20,6 +20,8 @@ export function route<Ctx = unknown>(handler: RouteHandler<Ctx>): RouteHandler<C
       return await handler(request, context);
     } catch (error) {
       if (error instanceof AppError) return errorResponse(error.code, error.message);
+      // A setting this request needs is missing or wrong: the message names the variable, never its value.
+      if (error instanceof ConfigError) return errorResponse("not_configured", error.message);
       console.error(`[batchwatch] ${request.method} ${new URL(request.url).pathname} failed:`, error);
       return errorResponse("internal", "internal error; see the server log");
     }

@@ -250,7 +250,14 @@ async function resolveDestination(db: Queryable, request: TrackInput): Promise<D
     if (!rows[0]) throw new AppError("not_found", `endpoint "${request.endpoint}" does not exist`);
     return { endpointId: rows[0].id, endpointEvents: rows[0].events };
   }
-  const url = await validateWebhookUrl(request.webhookUrl!, { allowPrivate: readConfig().allowPrivateWebhooks });
+  const config = readConfig();
+  if (!config.defaultWebhookSecret) {
+    throw new AppError(
+      "not_configured",
+      "webhookUrl: BATCH_WEBHOOK_SECRET is not set, so deliveries to a webhookUrl could never be signed: set it (whsec_…), or track to a named endpoint with `endpoint`",
+    );
+  }
+  const url = await validateWebhookUrl(request.webhookUrl!, { allowPrivate: config.allowPrivateWebhooks });
   return { webhookUrl: url.toString() };
 }
 

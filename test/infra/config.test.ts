@@ -1,6 +1,7 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { ConfigError, readConfig, warnAboutDevelopmentFlags } from "@/lib/config";
 import { withEnv } from "../helpers/env";
+import { announceConfiguration, configReport } from "@/lib/ops/config-report";
 
 const base = { NODE_ENV: "test" } as NodeJS.ProcessEnv;
 
@@ -47,6 +48,8 @@ describe("start-up errors name the variable", () => {
     ["more delivery retries than Inngest allows", { BATCHWATCH_DELIVERY_RETRIES: "21" }, "BATCHWATCH_DELIVERY_RETRIES", /at most 20/],
     ["a delivery timeout that is not whole", { BATCHWATCH_DELIVERY_TIMEOUT_MS: "1.5" }, "BATCHWATCH_DELIVERY_TIMEOUT_MS", /whole number/],
     ["an encryption key of 16 bytes", { BATCHWATCH_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }, "BATCHWATCH_ENCRYPTION_KEY", /32 random bytes/],
+    ["a Gemini webhook secret that is not base64", { GEMINI_WEBHOOK_SECRET: "whsec_not base64!" }, "GEMINI_WEBHOOK_SECRET", /whsec_.*base64/],
+    ["a Gemini webhook secret that is empty after its prefix", { GEMINI_WEBHOOK_SECRET: "whsec_" }, "GEMINI_WEBHOOK_SECRET", /base64/],
     ["a previous encryption key that is not base64", { BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: "not base64!" }, "BATCHWATCH_ENCRYPTION_KEY_PREVIOUS", /32 random bytes/],
   ])("%s", (_, env, variable, message) => {
     let thrown: unknown;
@@ -131,5 +134,72 @@ describe("the process environment", () => {
       delete process.env.BATCHWATCH_RETENTION_DAYS;
       expect(readConfig().retentionDays).toBe(30);
     });
+  });
+});
+
+describe("the start-up report", () => {
+  const complete = {
+    ...base,
+    BATCHWATCH_API_KEY: "a-key-that-is-long-enough-for-vercel-0123",
+    BATCHWATCH_SESSION_SECRET: "s".repeat(32),
+    BATCH_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    BATCHWATCH_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+    OPENAI_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    GEMINI_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    INNGEST_DEV: "1",
+  } as NodeJS.ProcessEnv;
+  const ownLines = (lines: string[]) => lines.filter((line) => !/ is not configured: set /.test(line)); // provider credentials aside
+
+  test("names every malformed setting at once, one line each, never its value", () => {
+    const report = configReport({
+      ...complete,
+      BATCHWATCH_RETENTION_DAYS: "soon",
+      BATCH_WEBHOOK_SECRET: "plain-secret-value",
+      GEMINI_WEBHOOK_SECRET: "whsec_***",
+      BATCHWATCH_SESSION_SECRET: "short",
+    });
+    expect(report.invalid.map((line) => line.split(" ")[0]).sort()).toEqual(
+      ["BATCHWATCH_RETENTION_DAYS", "BATCHWATCH_SESSION_SECRET", "BATCH_WEBHOOK_SECRET", "GEMINI_WEBHOOK_SECRET"].sort(),
+    );
+    expect(report.invalid.join("\n")).not.toMatch(/plain-secret-value|\*\*\*|soon|short/);
+  });
+
+  test.each([
+    ["BATCHWATCH_API_KEY", /API and the dashboard refuse every request/],
+    ["BATCHWATCH_SESSION_SECRET", /nobody can sign in/],
+    ["BATCH_WEBHOOK_SECRET", /tracking to a webhookUrl is refused/],
+    ["BATCHWATCH_ENCRYPTION_KEY", /named endpoints cannot be created/],
+    ["OPENAI_WEBHOOK_SECRET", /OpenAI webhooks are refused/],
+    ["GEMINI_WEBHOOK_SECRET", /Gemini webhooks are refused/],
+  ])("a missing %s is one line saying what it disables", (variable, disables) => {
+    const report = configReport({ ...complete, [variable]: undefined });
+    expect(report.invalid).toEqual([]);
+    expect(ownLines(report.missing)).toEqual([expect.stringMatching(new RegExp(`^${variable} is not set: `))]);
+    expect(ownLines(report.missing)[0]).toMatch(disables);
+  });
+
+  test("in Inngest cloud mode, missing Inngest keys are named", () => {
+    const lines = ownLines(configReport({ ...complete, INNGEST_DEV: undefined }).missing);
+    expect(lines.map((line) => line.split(" ")[0])).toEqual(expect.arrayContaining(["INNGEST_EVENT_KEY", "INNGEST_SIGNING_KEY"]));
+  });
+
+  test("a complete configuration reports nothing of its own", () => {
+    expect(ownLines(configReport(complete).missing)).toEqual([]);
+  });
+
+  test("start-up prints each line and refuses to start on a malformed setting", () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      expect(() => announceConfiguration({ ...complete, GEMINI_WEBHOOK_SECRET: "whsec_%%%", BATCHWATCH_RETENTION_DAYS: "x" })).toThrow(
+        /GEMINI_WEBHOOK_SECRET.*BATCHWATCH_RETENTION_DAYS|BATCHWATCH_RETENTION_DAYS.*GEMINI_WEBHOOK_SECRET/,
+      );
+      expect(error).toHaveBeenCalledTimes(2);
+      announceConfiguration({ ...complete, BATCHWATCH_ENCRYPTION_KEY: undefined });
+      expect(warn.mock.calls.map(([line]) => String(line))).toContainEqual(expect.stringMatching(/^\[batchwatch\] CONFIG NOT SET BATCHWATCH_ENCRYPTION_KEY is not set: /));
+    } finally {
+      error.mockRestore();
+      warn.mockRestore();
+    }
   });
 });
