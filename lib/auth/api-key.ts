@@ -123,6 +123,17 @@ export async function requireApiAuth(request: Request): Promise<void> {
   );
 }
 
+/** True when {@link requireApiAuth} would let the request through (for routes public in part). */
+export async function isAuthenticated(request: Request): Promise<boolean> {
+  try {
+    await requireApiAuth(request);
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && error.code === "unauthorized") return false;
+    throw error;
+  }
+}
+
 type RouteHandler<Ctx> = (request: Request, context: Ctx) => Promise<Response>;
 
 /** {@link route} for a handler that requires authentication: checked before the handler runs. */

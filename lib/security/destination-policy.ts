@@ -243,7 +243,9 @@ export function createDefaultDestinationValidator(options: ValidateWebhookUrlOpt
     if (addresses.length === 0) refuse(`the host "${url.hostname}" does not resolve`);
     for (const address of addresses) {
       const reason = isRefusedAddress(address);
-      if (reason !== null) refuse(`the host "${url.hostname}" resolves to ${address}, which is refused: ${reason}`);
+      // Neither the address nor its kind: the answer must not tell a caller what an internal name
+      // resolves to (a DNS oracle). Literal addresses above name their reason; the caller wrote them.
+      if (reason !== null) refuse(`the host "${url.hostname}" resolves to a private address`);
     }
   };
 }

@@ -22,7 +22,7 @@ export class RefusedAddressError extends Error {
     super(
       hostname === address
         ? `refused to connect to ${address}: ${reason}`
-        : `refused to connect to ${hostname} at ${address}: ${reason}`,
+        : `refused to connect to ${hostname}: it resolves to a private address`,
     );
     this.name = "RefusedAddressError";
     this.address = address;
