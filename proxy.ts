@@ -4,6 +4,7 @@ import { requireApiAuth, requiresApiAuth } from "@/lib/auth/api-key";
 import { ConfigError } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { errorResponse } from "@/lib/http";
+import { MAX_PRIVATE_BODY_BYTES } from "@/lib/limits";
 import { contentSecurityPolicy } from "@/lib/security/headers";
 
 /**
@@ -17,6 +18,11 @@ export async function proxy(request: NextRequest) {
   const path = request.nextUrl.pathname;
   if (path !== "/api" && !path.startsWith("/api/")) return withContentSecurityPolicy(request);
   if (!requiresApiAuth(path)) return NextResponse.next();
+  // Nothing private takes more than 64 KB: a larger declared body is refused before anything else.
+  // (An undeclared one is cut off by next.config.ts's proxyClientMaxBodySize, then by the route.)
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_PRIVATE_BODY_BYTES) {
+    return errorResponse("payload_too_large", `request body exceeds ${MAX_PRIVATE_BODY_BYTES} bytes`);
+  }
   try {
     await requireApiAuth(request);
     return NextResponse.next();
@@ -42,13 +48,13 @@ function withContentSecurityPolicy(request: NextRequest): NextResponse {
 
 export const config = {
   // The private API, and pages (for their CSP). Static files and images never reach the proxy, nor
-  // do the API paths that need nothing from it — provider webhooks and Inngest's serve handler carry
-  // their own signatures, health is public, and the benchmark's constant route measures Next
+  // do the API paths that need nothing from it — provider webhooks, the example receiver and
+  // Inngest's serve handler carry their own signatures, health is public, the benchmark's constant route measures Next
   // without it — because running the proxy costs every request about half a millisecond of CPU
   // (BENCHMARKS.md).
   matcher: [
     "/api",
-    "/api/((?!(?:webhooks|inngest|health|bench)(?:/|$)).*)",
+    "/api/((?!(?:webhooks|inngest|health|bench|examples)(?:/|$)).*)",
     "/((?!api(?:/|$)|_next/static/|_next/image|favicon\\.ico$).*)",
   ],
 };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError, readConfig } from "./config";
 import { AppError, type ErrorCode, HTTP_STATUS_BY_CODE } from "./errors";
+import { MAX_PRIVATE_BODY_BYTES } from "./limits";
 import { storableJson } from "./storable";
 
 /** The error body every route answers with: `{ "error": { "code", "message" } }`. */
@@ -58,7 +59,7 @@ export async function readTextBody(request: Request, maxBytes: number): Promise<
 export async function readJsonBody<Schema extends z.ZodType>(
   request: Request,
   schema: Schema,
-  maxBytes = 64 * 1024,
+  maxBytes = MAX_PRIVATE_BODY_BYTES,
 ): Promise<z.infer<Schema>> {
   const text = await readTextBody(request, maxBytes);
   let value: unknown;
