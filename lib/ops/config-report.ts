@@ -1,6 +1,7 @@
 import { type Config, ConfigError, configProblems, readConfig } from "@/lib/config";
 import { getProvider, ProviderError } from "@/lib/providers";
 import { PROVIDER_NAMES } from "@/lib/providers/types";
+import { inngestServeOrigin } from "./serve-origin";
 
 /**
  * What a server says about its configuration when it starts (instrumentation.ts): every malformed
@@ -17,10 +18,10 @@ export interface ConfigReport {
 export function configReport(env: NodeJS.ProcessEnv = process.env): ConfigReport {
   const invalid = configProblems(env);
   if (invalid.length > 0) return { invalid, missing: [] };
-  return { invalid, missing: missingSettings(readConfig(env)) };
+  return { invalid, missing: missingSettings(readConfig(env), env) };
 }
 
-function missingSettings(config: Config): string[] {
+function missingSettings(config: Config, env: NodeJS.ProcessEnv): string[] {
   const missing: string[] = [];
   const note = (variable: string, disables: string) => missing.push(`${variable} is not set: ${disables}`);
   if (config.apiKeys.length === 0) note("BATCHWATCH_API_KEY", "the API and the dashboard refuse every request");
@@ -34,6 +35,9 @@ function missingSettings(config: Config): string[] {
   if (config.inngest.mode === "cloud") {
     if (!config.inngest.eventKeySet) note("INNGEST_EVENT_KEY", "no event reaches Inngest Cloud, so nothing tracked is watched (events wait in the outbox)");
     if (!config.inngest.signingKeySet) note("INNGEST_SIGNING_KEY", "Inngest Cloud cannot call this app's functions");
+    if (!inngestServeOrigin(env)) {
+      note("INNGEST_SERVE_ORIGIN", "an unsigned PUT /api/inngest (registration) is refused; sync from the Inngest dashboard, or set it to this app's public origin");
+    }
   }
   for (const name of PROVIDER_NAMES) {
     if (name === "simulated") continue;

@@ -1,6 +1,9 @@
 import { serve } from "inngest/next";
+import type { NextRequest } from "next/server";
 import { inngest } from "@/inngest/client";
 import { functions } from "@/inngest/functions";
+import { route } from "@/lib/http";
+import { inngestServeOrigin, refuseUnsafeRegistration } from "@/lib/ops/serve-origin";
 
 /**
  * How long Vercel lets one call of /api/inngest run, in seconds — a literal, because Next reads it
@@ -13,4 +16,13 @@ import { functions } from "@/inngest/functions";
  */
 export const maxDuration = 300;
 
-export const { GET, POST, PUT } = serve({ client: inngest, functions });
+// The URL Inngest Cloud registers never comes from the request's Host (lib/ops/serve-origin.ts).
+const handlers = serve({ client: inngest, functions, serveOrigin: inngestServeOrigin() });
+
+export const { GET, POST } = handlers;
+
+/** Registration: refused when it would take this app's URL from the request (cloud mode only). */
+export const PUT = route<unknown>(
+  async (request, context) =>
+    refuseUnsafeRegistration(request) ?? (handlers.PUT as (request: NextRequest, context: unknown) => Promise<Response>)(request as NextRequest, context),
+);
