@@ -59,6 +59,9 @@ const optionalString = z
 
 export const ENCRYPTION_KEY_BYTES = 32;
 
+/** API keys shorter than this are refused on Vercel and warned about elsewhere (guessable). */
+export const MIN_API_KEY_LENGTH = 24;
+
 /** A 32-byte key in base64 (standard or URL-safe), decoded. */
 const encryptionKey = optionalString.transform((text, ctx) => {
   if (text === undefined) return undefined;
@@ -223,13 +226,21 @@ function parseConfig(env: Readonly<Record<string, string | undefined>>): Config 
     );
   }
 
+  const apiKeys = (raw.BATCHWATCH_API_KEY ?? "")
+    .split(",")
+    .map((key) => key.trim())
+    .filter(Boolean);
+  if (onVercel && apiKeys.some((key) => key.length < MIN_API_KEY_LENGTH)) {
+    throw new ConfigError(
+      "BATCHWATCH_API_KEY",
+      `holds a key shorter than ${MIN_API_KEY_LENGTH} characters, which is refused on Vercel: use long random keys (openssl rand -base64 32)`,
+    );
+  }
+
   return {
     database: chooseDatabase(raw, onVercel),
     onVercel,
-    apiKeys: (raw.BATCHWATCH_API_KEY ?? "")
-      .split(",")
-      .map((key) => key.trim())
-      .filter(Boolean),
+    apiKeys,
     sessionSecret: raw.BATCHWATCH_SESSION_SECRET,
     defaultWebhookSecret: raw.BATCH_WEBHOOK_SECRET,
     openaiWebhookSecret: raw.OPENAI_WEBHOOK_SECRET,

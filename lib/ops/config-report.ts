@@ -1,4 +1,4 @@
-import { type Config, ConfigError, configProblems, readConfig } from "@/lib/config";
+import { type Config, ConfigError, configProblems, MIN_API_KEY_LENGTH, readConfig } from "@/lib/config";
 import { getProvider, ProviderError } from "@/lib/providers";
 import { PROVIDER_NAMES } from "@/lib/providers/types";
 import { inngestServeOrigin } from "./serve-origin";
@@ -25,6 +25,9 @@ function missingSettings(config: Config, env: NodeJS.ProcessEnv): string[] {
   const missing: string[] = [];
   const note = (variable: string, disables: string) => missing.push(`${variable} is not set: ${disables}`);
   if (config.apiKeys.length === 0) note("BATCHWATCH_API_KEY", "the API and the dashboard refuse every request");
+  if (config.apiKeys.some((key) => key.length < MIN_API_KEY_LENGTH)) {
+    missing.push(`BATCHWATCH_API_KEY holds a key shorter than ${MIN_API_KEY_LENGTH} characters: it can be guessed, and it is refused on Vercel`);
+  }
   if (!config.sessionSecret) note("BATCHWATCH_SESSION_SECRET", "nobody can sign in to the dashboard");
   if (!config.defaultWebhookSecret) {
     note("BATCH_WEBHOOK_SECRET", "tracking to a webhookUrl is refused (named endpoints still work), and the example receiver verifies nothing");

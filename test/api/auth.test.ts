@@ -144,7 +144,7 @@ describe("dashboard sessions", () => {
   afterEach(() => setSessionValidator(isDashboardSessionValid));
 
   const sessionCookie = () => {
-    const cookie = createSessionCookie({ apiKey: "test-api-key", secure: false });
+    const cookie = createSessionCookie({ apiKey: process.env.BATCHWATCH_API_KEY!.split(",")[0]!, secure: false });
     return `${cookie.name}=${cookie.value}`;
   };
 
@@ -192,7 +192,13 @@ describe("dashboard sessions", () => {
         body: "{}",
       }),
     );
-  const ON_VERCEL = { VERCEL: "1", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: undefined, INNGEST_DEV: undefined, DATABASE_URL: "postgres://127.0.0.1:1/unused" };
+  const ON_VERCEL = {
+    VERCEL: "1",
+    BATCHWATCH_API_KEY: "a-key-that-is-long-enough-for-vercel-0123",
+    BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: undefined,
+    INNGEST_DEV: undefined,
+    DATABASE_URL: "postgres://127.0.0.1:1/unused",
+  };
 
   test.each([
     ["from 127.0.0.1 to 127.0.0.1", { host: "127.0.0.1:3000", origin: "http://127.0.0.1:3000" }, {}],

@@ -48,6 +48,7 @@ describe("start-up errors name the variable", () => {
     ["more delivery retries than Inngest allows", { BATCHWATCH_DELIVERY_RETRIES: "21" }, "BATCHWATCH_DELIVERY_RETRIES", /at most 20/],
     ["a delivery timeout that is not whole", { BATCHWATCH_DELIVERY_TIMEOUT_MS: "1.5" }, "BATCHWATCH_DELIVERY_TIMEOUT_MS", /whole number/],
     ["an encryption key of 16 bytes", { BATCHWATCH_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") }, "BATCHWATCH_ENCRYPTION_KEY", /32 random bytes/],
+    ["an API key under 24 characters on Vercel", { VERCEL: "1", DATABASE_URL: "postgres://h/db", BATCHWATCH_API_KEY: "a-key-that-is-long-enough-for-vercel-0123,short-key" }, "BATCHWATCH_API_KEY", /shorter than 24 characters.*refused on Vercel/],
     ["a Gemini webhook secret that is not base64", { GEMINI_WEBHOOK_SECRET: "whsec_not base64!" }, "GEMINI_WEBHOOK_SECRET", /whsec_.*base64/],
     ["a Gemini webhook secret that is empty after its prefix", { GEMINI_WEBHOOK_SECRET: "whsec_" }, "GEMINI_WEBHOOK_SECRET", /base64/],
     ["a previous encryption key that is not base64", { BATCHWATCH_ENCRYPTION_KEY_PREVIOUS: "not base64!" }, "BATCHWATCH_ENCRYPTION_KEY_PREVIOUS", /32 random bytes/],
@@ -181,6 +182,12 @@ describe("the start-up report", () => {
   test("in Inngest cloud mode, missing Inngest keys are named", () => {
     const lines = ownLines(configReport({ ...complete, INNGEST_DEV: undefined }).missing);
     expect(lines.map((line) => line.split(" ")[0])).toEqual(expect.arrayContaining(["INNGEST_EVENT_KEY", "INNGEST_SIGNING_KEY"]));
+  });
+
+  test("an API key under 24 characters is warned about off Vercel, never shown", () => {
+    const lines = configReport({ ...complete, BATCHWATCH_API_KEY: "dev-key" }).missing;
+    expect(lines).toContainEqual(expect.stringMatching(/^BATCHWATCH_API_KEY holds a key shorter than 24 characters/));
+    expect(lines.join("\n")).not.toContain("dev-key");
   });
 
   test("a complete configuration reports nothing of its own", () => {

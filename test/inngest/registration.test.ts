@@ -62,7 +62,7 @@ describe("PUT /api/inngest in cloud mode", () => {
 
   test.each([
     ["INNGEST_SERVE_ORIGIN", { INNGEST_SERVE_ORIGIN: "https://bw.example.com" }, "https://bw.example.com/api/inngest"],
-    ["Vercel's production URL", { VERCEL: "1", VERCEL_ENV: "production", VERCEL_PROJECT_PRODUCTION_URL: "bw.vercel.app", VERCEL_URL: "bw-abc123.vercel.app", DATABASE_URL: "postgres://h/db", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: undefined }, "https://bw.vercel.app/api/inngest"],
+    ["Vercel's production URL", { VERCEL: "1", VERCEL_ENV: "production", VERCEL_PROJECT_PRODUCTION_URL: "bw.vercel.app", VERCEL_URL: "bw-abc123.vercel.app", DATABASE_URL: "postgres://h/db", BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: undefined, BATCHWATCH_API_KEY: "a-key-that-is-long-enough-for-vercel-0123" }, "https://bw.vercel.app/api/inngest"],
   ])("with %s, the app registers there whatever Host the request names", async (_name, env, expected) => {
     const response = await putAsAttacker(env);
     expect(response.status).toBe(200);
