@@ -16,6 +16,9 @@ import { contentSecurityPolicy } from "@/lib/security/headers";
  */
 export async function proxy(request: NextRequest) {
   const path = request.nextUrl.pathname;
+  // A path that is not valid percent-encoding (`/api/batches/openai/%ff%fe`) would otherwise reach
+  // Next's own parameter decoding, which answers a plain-text 500.
+  if (!isDecodablePath(path)) return errorResponse("invalid_request", "path: not valid percent-encoded UTF-8");
   if (path !== "/api" && !path.startsWith("/api/")) return withContentSecurityPolicy(request);
   if (!requiresApiAuth(path)) return NextResponse.next();
   // Nothing private takes more than 64 KB: a larger declared body is refused before anything else.
@@ -31,6 +34,15 @@ export async function proxy(request: NextRequest) {
     if (error instanceof ConfigError) return errorResponse("not_configured", error.message);
     console.error("[batchwatch] proxy authentication failed:", error);
     return errorResponse("internal", "internal error; see the server log");
+  }
+}
+
+function isDecodablePath(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -11,6 +11,8 @@ import { loadBatchList, loadBatchPage, parseBatchFilters } from "@/lib/dashboard
 import { recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { encodeCursor } from "@/lib/db/cursor";
 import { buildWebhookHeaders, generateWebhookSecret } from "@/lib/security/standard-webhooks";
+import { NextRequest } from "next/server";
+import { proxy } from "@/proxy";
 import { withEnv } from "../helpers/env";
 import { call, useApiHarness } from "../helpers/api";
 
@@ -148,4 +150,15 @@ describe("signed provider webhooks carrying what Postgres cannot store", () => {
     });
     expect(await harness.db.query("SELECT 1 FROM inbound_events")).toHaveLength(1);
   });
+});
+
+describe("paths that are not valid percent-encoding", () => {
+  test.each(["/api/batches/openai/%ff%fe", "/api/deliveries/%E0%A4%A/resend", "/batches/openai/%ff%fe"])(
+    "%s is a 400 with the error shape from the proxy, before Next decodes it",
+    async (path) => {
+      const response = await proxy(new NextRequest(`http://batchwatch.test${path}`, { headers: { authorization: "Bearer test-api-key" } }));
+      expect(response.status).toBe(400);
+      expect((await response.json()).error).toEqual({ code: "invalid_request", message: expect.stringContaining("percent-encoded") });
+    },
+  );
 });
