@@ -59,9 +59,13 @@ export async function resendDelivery(
       throw new AppError("conflict", "the delivery's endpoint is disabled: enable it, then resend");
     }
     // A delivered delivery stays delivered (it is sent again all the same); a failed one is open again.
+    // Either way its next attempt is due now, which the dashboard shows as in flight.
     await tx.query(
-      `UPDATE deliveries SET status = 'pending', failed_at = NULL, closed_reason = NULL, next_attempt_at = $2
-       WHERE id = $1 AND status <> 'delivered'`,
+      `UPDATE deliveries SET next_attempt_at = $2,
+         status = CASE WHEN status = 'delivered' THEN status ELSE 'pending' END,
+         failed_at = CASE WHEN status = 'delivered' THEN failed_at END,
+         closed_reason = CASE WHEN status = 'delivered' THEN closed_reason END
+       WHERE id = $1`,
       [found.id, nowDate()],
     );
     const resend = deliveryRequestedEvent(found.id, "resend");

@@ -601,7 +601,9 @@ describe("one run per delivery; delivered is final", () => {
     const { deliveryId } = await settleOne();
     await flow.harness.drain();
     await resendDelivery(flow.db, deliveryId, recordingSender().send);
-    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "delivered" });
+    const queued = await deliveryRow(deliveryId);
+    expect(queued).toMatchObject({ status: "delivered", failed_at: null, closed_reason: null });
+    expect(queued.next_attempt_at).toBeInstanceOf(Date);
   });
 });
 

@@ -60,7 +60,10 @@ export default async function BatchPage({
   if (!page) notFound();
   const { job } = page;
   const settled = job.settledAt !== null;
-  const deliveriesInFlight = page.deliveries.some((delivery) => delivery.status === "pending");
+  // Pending, or delivered with a resend on its way (a delivered delivery stays delivered).
+  const deliveriesInFlight = page.deliveries.some(
+    (delivery) => delivery.status === "pending" || (delivery.status === "delivered" && delivery.nextAttemptAt !== null),
+  );
 
   return (
     <>
