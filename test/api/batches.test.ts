@@ -104,7 +104,7 @@ describe("POST /api/batches", () => {
     ["a webhook URL with credentials", { ...valid, webhookUrl: "https://user:pw@example.com/hook" }, 400, "unsafe_webhook_url", "credentials"],
     ["an endpoint name that does not exist", { provider: "simulated", batchId: "sim_1s_completed", endpoint: "nope" }, 404, "not_found", "nope"],
     ["a body over 64 KB", { ...valid, metadata: { note: "x".repeat(70 * 1024) } }, 413, "payload_too_large", "65536"],
-  ])("%s → %i %s", async (_name, body, status, code, mentions) => {
+  ])("%s → $2 $3", async (_name, body, status, code, mentions) => {
     await withEnv({ OPENAI_API_KEY: undefined }, async () => {
       const response = await track(body);
       expect(response.status).toBe(status);
@@ -283,7 +283,7 @@ describe("GET /api/batches/{provider}/{batchId}", () => {
     ["a batch that is not tracked", "simulated", "sim_1s_completed", "", 404, "not_found"],
     ["an unknown provider", "skynet", "b1", "", 400, "unknown_provider"],
     ["an unknown kind", "simulated", "sim_1s_completed", "?kind=video", 400, "invalid_request"],
-  ])("%s → %i %s", async (_name, provider, id, query, status, code) => {
+  ])("%s → $4 $5", async (_name, provider, id, query, status, code) => {
     const response = await detail(provider, id, query);
     expect(response.status).toBe(status);
     expect(response.json.error.code).toBe(code);

@@ -122,7 +122,7 @@ describe("PATCH /api/endpoints/{id}", () => {
     ["rotateSecret: false", { rotateSecret: false }, 400, "invalid_request"],
     ["an unknown field", { name: "renamed" }, 400, "invalid_request"],
     ["an unsafe URL", { url: "file:///etc/passwd" }, 400, "unsafe_webhook_url"],
-  ])("%s → %i %s", async (_name, body, status, code) => {
+  ])("%s → $2 $3", async (_name, body, status, code) => {
     const id = (await create({ name: "ops", url: RECEIVER })).json.endpoint.id;
     const response = await patch(id, body);
     expect(response.status).toBe(status);
@@ -132,7 +132,7 @@ describe("PATCH /api/endpoints/{id}", () => {
   test.each([
     ["an endpoint that does not exist", MISSING_ID, 404, "not_found"],
     ["an id that is not a UUID", "ops", 400, "invalid_request"],
-  ])("%s → %i %s", async (_name, id, status, code) => {
+  ])("%s → $2 $3", async (_name, id, status, code) => {
     const response = await patch(id, { disabled: true });
     expect(response.status).toBe(status);
     expect(response.json.error.code).toBe(code);
@@ -233,7 +233,7 @@ describe("GET /api/endpoints/{id}/deliveries", () => {
     ["an id that is not a UUID", "ep_1", "", 400, "invalid_request"],
     ["a cursor that is not ours", MISSING_ID, "?cursor=abc", 400, "invalid_request"],
     ["a limit over 100", MISSING_ID, "?limit=101", 400, "invalid_request"],
-  ])("%s → %i %s", async (_name, id, query, status, code) => {
+  ])("%s → $3 $4", async (_name, id, query, status, code) => {
     const response = await list(id, query);
     expect(response.status).toBe(status);
     expect(response.json.error.code).toBe(code);

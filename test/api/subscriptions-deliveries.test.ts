@@ -54,7 +54,7 @@ describe("DELETE /api/subscriptions/{id}", () => {
   test.each([
     ["a subscription that does not exist", MISSING_ID, 404, "not_found"],
     ["an id that is not a UUID", "sub_1", 400, "invalid_request"],
-  ])("%s → %i %s", async (_name, id, status, code) => {
+  ])("%s → $2 $3", async (_name, id, status, code) => {
     const response = await untrack(id);
     expect(response.status).toBe(status);
     expect(response.json.error.code).toBe(code);

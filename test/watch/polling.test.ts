@@ -22,7 +22,6 @@ const DAY = 24 * H;
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
 
 const STATUSES: UnifiedStatus[] = ["validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled"];
-const ACTIVE: UnifiedStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];
 
 function counts(done: number, total = 100_000) {
   return { total, completed: done, failed: 0 };
