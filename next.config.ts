@@ -8,6 +8,10 @@ const nextConfig: NextConfig = {
   // The proxy (private API and pages) sees at most this much of a body, instead of buffering 10 MB
   // before the route's own 64 KB check: one byte more, so the route still notices the excess.
   experimental: { proxyClientMaxBodySize: MAX_PRIVATE_BODY_BYTES + 1 },
+  // Metadata (the <title>) in the <head> of every answer, not streamed in after the page: pages are
+  // rendered per request (the CSP nonce), and a streamed title left a page without one until it
+  // arrived (axe-core's document-title, screen readers announcing an untitled page).
+  htmlLimitedBots: /.*/,
   // No `X-Powered-By: Next.js`.
   poweredByHeader: false,
   // The Content Security Policy is per request (a nonce): proxy.ts.
