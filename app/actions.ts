@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   createSessionCookie,
   currentRequestOrigin,
+  endSession,
   requireSession,
   safeNextPath,
   SESSION_COOKIE_NAME,
@@ -52,7 +53,7 @@ export async function signInAction(formData: FormData): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, FAILED_SIGN_IN_DELAY_MS));
     redirect(back("invalid"));
   }
-  const cookie = createSessionCookie({
+  const cookie = await createSessionCookie({
     apiKey: parsed.data.apiKey,
     secure: shouldUseSecureCookie(await currentRequestOrigin()),
   });
@@ -62,8 +63,11 @@ export async function signInAction(formData: FormData): Promise<void> {
 
 export async function signOutAction(): Promise<void> {
   const origin = await currentRequestOrigin();
+  const jar = await cookies();
+  // The session itself ends server-side, so a copy of the cookie opens nothing afterwards.
+  await endSession(jar.get(SESSION_COOKIE_NAME)?.value);
   // Overwritten with the same attributes it was set with, already expired.
-  (await cookies()).set(SESSION_COOKIE_NAME, "", {
+  jar.set(SESSION_COOKIE_NAME, "", {
     httpOnly: true,
     secure: shouldUseSecureCookie(origin),
     sameSite: "lax",

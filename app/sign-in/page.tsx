@@ -18,7 +18,7 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
   const params = await searchParams;
   const next = safeNextPath(first(params.next));
-  if (readSession((await cookies()).get(SESSION_COOKIE_NAME)?.value)) redirect(next);
+  if (await readSession((await cookies()).get(SESSION_COOKIE_NAME)?.value)) redirect(next);
 
   const config = readConfig();
   const configured = Boolean(config.sessionSecret) && config.apiKeys.length > 0;

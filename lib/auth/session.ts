@@ -1,20 +1,23 @@
 import "server-only";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { cookies, headers } from "next/headers";
 import { readConfig } from "@/lib/config";
+import { getDb, type Queryable } from "@/lib/db";
 import { clientHost } from "@/lib/http";
 
 /**
- * The dashboard session: an HTTP-only cookie holding `v1.<payload>.<signature>`, where the payload
- * is base64url JSON `{ iat, exp, key }` and the signature is HMAC-SHA256 over `v1.<payload>` with
- * BATCHWATCH_SESSION_SECRET. `key` is a fingerprint of the API key used to sign in (an HMAC, so
- * the key itself never leaves the server): removing that key from BATCHWATCH_API_KEY ends every
- * session it opened, and rotating the session secret ends all of them.
+ * The dashboard session lives server-side, in the `sessions` table. The HTTP-only cookie holds
+ * only an opaque random token; the table stores its SHA-256 (a copy of the table opens nothing),
+ * when it expires, and a fingerprint of the API key used to sign in (an HMAC with
+ * BATCHWATCH_SESSION_SECRET, so the key itself is never stored). Signing out deletes the row, so a
+ * replayed cookie is refused; removing that key from BATCHWATCH_API_KEY ends every session it
+ * opened, and rotating the session secret ends all of them.
  */
 
 export const SESSION_COOKIE_NAME = "batchwatch_session";
 export const SESSION_LIFETIME_MS = 12 * 3_600_000;
-const VERSION = "v1";
+/** 32 random bytes, base64url. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface Session {
   issuedAt: number;
@@ -33,12 +36,6 @@ export interface SessionCookie {
   };
 }
 
-interface SessionPayload {
-  iat: number;
-  exp: number;
-  key: string;
-}
-
 /** Thrown when the dashboard cannot work because BATCHWATCH_SESSION_SECRET is missing. */
 export class SessionNotConfiguredError extends Error {
   constructor() {
@@ -53,68 +50,75 @@ function sessionSecret(): string {
   return secret;
 }
 
-function hmac(secret: string, text: string): Buffer {
-  return createHmac("sha256", secret).update(text, "utf8").digest();
+function keyFingerprint(secret: string, apiKey: string): string {
+  return createHmac("sha256", secret).update(`api-key:${apiKey}`, "utf8").digest().subarray(0, 16).toString("base64url");
 }
 
-function keyFingerprint(secret: string, apiKey: string): string {
-  // A distinct label keeps this HMAC from ever equalling a cookie signature.
-  return hmac(secret, `api-key:${apiKey}`).subarray(0, 16).toString("base64url");
+function tokenHash(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
 }
 
 /**
- * A signed session cookie for someone who presented `apiKey` (already checked by the caller).
- * `secure` is decided by {@link shouldUseSecureCookie}; the cookie expires with the session.
+ * Opens a session for someone who presented `apiKey` (already checked by the caller) and returns
+ * its cookie. `secure` is decided by {@link shouldUseSecureCookie}; the cookie expires with the
+ * session. Expired sessions are cleared on the way.
  */
-export function createSessionCookie(options: { apiKey: string; secure: boolean; now?: number }): SessionCookie {
-  const secret = sessionSecret();
+export async function createSessionCookie(
+  options: { apiKey: string; secure: boolean; now?: number },
+  db?: Queryable,
+): Promise<SessionCookie> {
+  const fingerprint = keyFingerprint(sessionSecret(), options.apiKey);
   const issuedAt = options.now ?? Date.now();
-  const payload: SessionPayload = {
-    iat: issuedAt,
-    exp: issuedAt + SESSION_LIFETIME_MS,
-    key: keyFingerprint(secret, options.apiKey),
-  };
-  const body = `${VERSION}.${Buffer.from(JSON.stringify(payload), "utf8").toString("base64url")}`;
+  const expiresAt = issuedAt + SESSION_LIFETIME_MS;
+  const token = randomBytes(32).toString("base64url");
+  const database = db ?? (await getDb());
+  await database.query("DELETE FROM sessions WHERE expires_at <= $1", [new Date(issuedAt)]);
+  await database.query(
+    "INSERT INTO sessions (token_hash, key_fingerprint, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    [tokenHash(token), fingerprint, new Date(issuedAt), new Date(expiresAt)],
+  );
   return {
     name: SESSION_COOKIE_NAME,
-    value: `${body}.${hmac(secret, body).toString("base64url")}`,
-    options: { httpOnly: true, secure: options.secure, sameSite: "lax", path: "/", expires: new Date(payload.exp) },
+    value: token,
+    options: { httpOnly: true, secure: options.secure, sameSite: "lax", path: "/", expires: new Date(expiresAt) },
   };
 }
 
 /**
- * The session a cookie value carries, or null when it is missing, malformed, tampered with,
- * expired, signed with another secret, or opened with an API key that is no longer configured.
+ * The session a cookie value names, or null when it is missing, malformed, unknown (forged or
+ * signed out), expired, or opened with an API key that is no longer configured.
  */
-export function readSession(cookieValue: string | undefined | null, now: number = Date.now()): Session | null {
-  if (!cookieValue) return null;
+export async function readSession(
+  cookieValue: string | undefined | null,
+  now: number = Date.now(),
+  db?: Queryable,
+): Promise<Session | null> {
+  if (!cookieValue || !TOKEN_PATTERN.test(cookieValue)) return null;
   const config = readConfig();
   if (!config.sessionSecret) return null;
-  const parts = cookieValue.split(".");
-  if (parts.length !== 3 || parts[0] !== VERSION) return null;
-  const [, encodedPayload, encodedSignature] = parts as [string, string, string];
-
-  const expected = hmac(config.sessionSecret, `${VERSION}.${encodedPayload}`);
-  const presented = Buffer.from(encodedSignature, "base64url");
-  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return null;
-
-  let payload: Partial<SessionPayload>;
-  try {
-    payload = JSON.parse(Buffer.from(encodedPayload, "base64url").toString("utf8")) as Partial<SessionPayload>;
-  } catch {
-    return null;
-  }
-  if (typeof payload.iat !== "number" || typeof payload.exp !== "number" || typeof payload.key !== "string") return null;
-  if (payload.exp <= now || payload.iat > now + 60_000) return null;
-  const secret = config.sessionSecret;
-  const fingerprint = Buffer.from(payload.key, "utf8");
+  const database = db ?? (await getDb());
+  const [row] = await database.query<{ key_fingerprint: string; issued_ms: number | string; expires_ms: number | string }>(
+    `SELECT key_fingerprint,
+            (extract(epoch FROM created_at) * 1000)::float8 AS issued_ms,
+            (extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
+       FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+    [tokenHash(cookieValue), new Date(now)],
+  );
+  if (!row) return null;
+  const fingerprint = Buffer.from(row.key_fingerprint, "utf8");
   // Every configured key is compared, so which one matched does not show in the timing.
   let keyStillConfigured = false;
   for (const key of config.apiKeys) {
-    const candidate = Buffer.from(keyFingerprint(secret, key), "utf8");
+    const candidate = Buffer.from(keyFingerprint(config.sessionSecret, key), "utf8");
     if (candidate.length === fingerprint.length && timingSafeEqual(candidate, fingerprint)) keyStillConfigured = true;
   }
-  return keyStillConfigured ? { issuedAt: payload.iat, expiresAt: payload.exp } : null;
+  return keyStillConfigured ? { issuedAt: Number(row.issued_ms), expiresAt: Number(row.expires_ms) } : null;
+}
+
+/** Ends the session a cookie value names (sign-out): its cookie is refused from then on. */
+export async function endSession(cookieValue: string | undefined | null, db?: Queryable): Promise<void> {
+  if (!cookieValue || !TOKEN_PATTERN.test(cookieValue)) return;
+  await (db ?? (await getDb())).query("DELETE FROM sessions WHERE token_hash = $1", [tokenHash(cookieValue)]);
 }
 
 /** The value of one cookie in a `Cookie` header, or undefined. */
@@ -133,8 +137,8 @@ export function cookieFromHeader(header: string | null, name: string): string | 
  * `requireApiAuth` (lib/auth/api-key.ts), which may import it directly: this module imports
  * nothing from api-key.ts, so there is no import cycle.
  */
-export function isSessionValid(request: Request): boolean {
-  return readSession(cookieFromHeader(request.headers.get("cookie"), SESSION_COOKIE_NAME)) !== null;
+export async function isSessionValid(request: Request): Promise<boolean> {
+  return (await readSession(cookieFromHeader(request.headers.get("cookie"), SESSION_COOKIE_NAME))) !== null;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -178,7 +182,7 @@ export function safeNextPath(next: unknown, fallback = "/batches"): string {
  * `path` is where to come back to after signing in.
  */
 export async function requireSession(path = "/batches"): Promise<Session> {
-  const session = readSession((await cookies()).get(SESSION_COOKIE_NAME)?.value);
+  const session = await readSession((await cookies()).get(SESSION_COOKIE_NAME)?.value);
   if (session) return session;
   // Loaded on use: next/navigation needs Next's bundler, and this module is also used by the
   // proxy and by plain Node (tests) for the cookie functions above.

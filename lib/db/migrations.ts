@@ -193,6 +193,20 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: "server-side dashboard sessions",
+    sql: /* sql */ `
+      -- A dashboard session: the cookie holds an opaque token, this table only its SHA-256.
+      CREATE TABLE sessions (
+        token_hash text PRIMARY KEY,
+        key_fingerprint text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX sessions_expires_at ON sessions (expires_at);
+    `,
+  },
+  {
     version: 4,
     name: "event filters, notices, honest outcomes, stall alerts and job groups",
     sql: /* sql */ `

@@ -21,7 +21,7 @@ describe("GET /api/health", () => {
     ["an API key", {}],
     ["a dashboard session", { key: null, headers: { cookie: "SESSION" } }],
   ])("shows which keys, flags and database are set to a caller with %s", async (_name, options: { key?: null; headers?: Record<string, string> }) => {
-    const cookie = createSessionCookie({ apiKey: "test-api-key", secure: false });
+    const cookie = await createSessionCookie({ apiKey: "test-api-key", secure: false });
     const headers = options.headers ? { cookie: `${cookie.name}=${cookie.value}` } : undefined;
     const response = await call(health.GET, "GET", "/api/health", { ...options, headers });
     expect(response.status).toBe(200);
