@@ -3,7 +3,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { requireApiAuth, requiresApiAuth } from "@/lib/auth/api-key";
 import { ConfigError } from "@/lib/config";
 import { AppError } from "@/lib/errors";
-import { errorResponse } from "@/lib/http";
+import { appErrorResponse, errorResponse } from "@/lib/http";
 import { MAX_PRIVATE_BODY_BYTES } from "@/lib/limits";
 import { contentSecurityPolicy } from "@/lib/security/headers";
 
@@ -30,7 +30,7 @@ export async function proxy(request: NextRequest) {
     await requireApiAuth(request);
     return NextResponse.next();
   } catch (error) {
-    if (error instanceof AppError) return errorResponse(error.code, error.message);
+    if (error instanceof AppError) return appErrorResponse(error);
     if (error instanceof ConfigError) return errorResponse("not_configured", error.message);
     console.error("[batchwatch] proxy authentication failed:", error);
     return errorResponse("internal", "internal error; see the server log");

@@ -1,7 +1,7 @@
 "use server";
 
 import { refresh } from "next/cache";
-import { cookies } from "next/headers";
+import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import {
@@ -13,6 +13,7 @@ import {
   SESSION_COOKIE_NAME,
   shouldUseSecureCookie,
 } from "@/lib/auth/session";
+import { authClient, authRetryAfterSeconds, recordAuthFailure } from "@/lib/auth/throttle";
 import { sendEvents } from "@/inngest/send";
 import { readConfig } from "@/lib/config";
 import { getDb } from "@/lib/db";
@@ -48,8 +49,12 @@ export async function signInAction(formData: FormData): Promise<void> {
   const config = readConfig();
   if (!config.sessionSecret || config.apiKeys.length === 0) redirect(back("not_configured"));
 
+  // Failed sign-ins count with failed API keys; a client over the limit is refused whatever it sends.
+  const client = authClient({ headers: await headers() });
+  if ((await authRetryAfterSeconds(client)) !== null) redirect(back("rate_limited"));
   const parsed = signInSchema.safeParse(fields);
   if (!parsed.success || !isAcceptedApiKey(parsed.data.apiKey)) {
+    await recordAuthFailure(client);
     await new Promise((resolve) => setTimeout(resolve, FAILED_SIGN_IN_DELAY_MS));
     redirect(back("invalid"));
   }

@@ -101,6 +101,7 @@ const configSchema = z.object({
       .optional(),
   ),
   BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: flag,
+  BATCHWATCH_TRUSTED_PROXY: flag,
   BATCHWATCH_SIMULATED_PROVIDER: flag,
   BATCHWATCH_BENCH_ROUTES: flag,
   BATCHWATCH_RETENTION_DAYS: positiveInt(30),
@@ -125,6 +126,8 @@ export interface Config {
     | { driver: "pglite"; dataDir: string }
     | { driver: "pg" | "neon"; url: string };
   onVercel: boolean;
+  /** A proxy in front appends the client's address to X-Forwarded-For (its last hop is trusted). */
+  trustedProxy: boolean;
   apiKeys: string[];
   sessionSecret?: string;
   defaultWebhookSecret?: string;
@@ -240,6 +243,7 @@ function parseConfig(env: Readonly<Record<string, string | undefined>>): Config 
   return {
     database: chooseDatabase(raw, onVercel),
     onVercel,
+    trustedProxy: raw.BATCHWATCH_TRUSTED_PROXY,
     apiKeys,
     sessionSecret: raw.BATCHWATCH_SESSION_SECRET,
     defaultWebhookSecret: raw.BATCH_WEBHOOK_SECRET,

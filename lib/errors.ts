@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "not_found",
   "conflict",
   "payload_too_large",
+  "rate_limited",
   "invalid_signature",
   "provider_unavailable",
   "inngest_unavailable",
@@ -34,6 +35,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   invalid_signature: 400,
   provider_unavailable: 502,
   inngest_unavailable: 503,
@@ -47,11 +49,14 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
  */
 export class AppError extends Error {
   readonly code: ErrorCode;
+  /** For `rate_limited`: answered as `Retry-After`. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = "AppError";
     this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
   get httpStatus(): number {

@@ -9,6 +9,12 @@ export function errorResponse(code: ErrorCode, message: string, headers?: Header
   return Response.json({ error: { code, message } }, { status: HTTP_STATUS_BY_CODE[code], headers });
 }
 
+/** An {@link AppError}'s response, with `Retry-After` when it says when to come back. */
+export function appErrorResponse(error: AppError): Response {
+  const headers = error.retryAfterSeconds === undefined ? undefined : { "retry-after": String(error.retryAfterSeconds) };
+  return errorResponse(error.code, error.message, headers);
+}
+
 type RouteHandler<Ctx> = (request: Request, context: Ctx) => Promise<Response>;
 
 /**
@@ -20,7 +26,7 @@ export function route<Ctx = unknown>(handler: RouteHandler<Ctx>): RouteHandler<C
     try {
       return await handler(request, context);
     } catch (error) {
-      if (error instanceof AppError) return errorResponse(error.code, error.message);
+      if (error instanceof AppError) return appErrorResponse(error);
       // A setting this request needs is missing or wrong: the message names the variable, never its value.
       if (error instanceof ConfigError) return errorResponse("not_configured", error.message);
       console.error(`[batchwatch] ${request.method} ${new URL(request.url).pathname} failed:`, error);

@@ -36,6 +36,11 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
           </p>
         </div>
       ) : null}
+      {error === "rate_limited" ? (
+        <div className="notice notice-bad" role="alert">
+          <p>Too many failed attempts from your address. Wait 10 minutes, then try again.</p>
+        </div>
+      ) : null}
       {params.signed_out ? (
         <p className="notice notice-ok" role="status">
           You are signed out.

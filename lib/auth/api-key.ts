@@ -4,6 +4,7 @@ import { readConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { clientHost, route } from "@/lib/http";
 import { isSessionValid as hasValidSessionCookie } from "./session";
+import { authClient, recordAuthFailure, refuseThrottledClient } from "./throttle";
 
 /**
  * API authentication: `Authorization: Bearer <key>` with a key from BATCHWATCH_API_KEY
@@ -107,8 +108,12 @@ export function bearerToken(request: Request): string | undefined {
 export async function requireApiAuth(request: Request): Promise<void> {
   const keys = readConfig().apiKeys;
   const token = bearerToken(request);
+  // A client that failed too often is refused whatever key it presents now (see ./throttle.ts).
+  const client = token === undefined ? undefined : authClient(request);
+  if (client !== undefined && keys.length > 0) await refuseThrottledClient(client);
   if (token !== undefined && keys.length > 0 && isValidApiKey(token, keys)) return;
   if (await isSessionValid(request)) return;
+  if (client !== undefined && keys.length > 0) await recordAuthFailure(client);
   if (keys.length === 0) {
     throw new AppError(
       "unauthorized",

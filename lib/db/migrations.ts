@@ -194,7 +194,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "server-side dashboard sessions",
+    name: "server-side dashboard sessions; failed authentication attempts",
     sql: /* sql */ `
       -- A dashboard session: the cookie holds an opaque token, this table only its SHA-256.
       CREATE TABLE sessions (
@@ -204,6 +204,10 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at timestamptz NOT NULL
       );
       CREATE INDEX sessions_expires_at ON sessions (expires_at);
+      -- Failed authentication attempts, for throttling (lib/auth/throttle.ts); kept 10 minutes.
+      CREATE TABLE auth_failures (client text NOT NULL, at timestamptz NOT NULL);
+      CREATE INDEX auth_failures_client_at ON auth_failures (client, at DESC);
+      CREATE INDEX auth_failures_at ON auth_failures (at);
     `,
   },
   {

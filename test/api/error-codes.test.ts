@@ -39,6 +39,11 @@ const SCENARIOS: Record<ErrorCode, () => Promise<{ status: number; json: any }>>
   provider_not_configured: () => withEnv({ ANTHROPIC_API_KEY: undefined }, () => track({ ...valid, provider: "anthropic", batchId: "msgbatch_1" })),
   unsafe_webhook_url: () => track({ ...valid, webhookUrl: "gopher://example.com/" }),
   unauthorized: () => call(batches.GET, "GET", "/api/batches", { key: "wrong" }),
+  rate_limited: async () => {
+    const wrongKey = () => call(batches.GET, "GET", "/api/batches", { key: "wrong", headers: { "x-forwarded-for": "198.51.100.9" } });
+    for (let attempt = 0; attempt < 10; attempt++) await wrongKey();
+    return wrongKey();
+  },
   not_found: () => call(batch.GET, "GET", "/api/batches/simulated/nope", { params: { provider: "simulated", batchId: ["nope"] } }),
   conflict: async () => {
     await call(endpoints.POST, "POST", "/api/endpoints", { body: { name: "ops", url: RECEIVER } });

@@ -70,7 +70,8 @@ export function useApiHarness(): ApiHarness {
     // DELETE rather than TRUNCATE: on PGlite it is many times faster for a handful of rows.
     await harness.db.exec(
       "DELETE FROM delivery_attempts; DELETE FROM deliveries; DELETE FROM subscriptions; DELETE FROM job_events; " +
-        "DELETE FROM jobs; DELETE FROM endpoints; DELETE FROM inbound_events; DELETE FROM outbox; DELETE FROM job_groups;",
+        "DELETE FROM jobs; DELETE FROM endpoints; DELETE FROM inbound_events; DELETE FROM outbox; DELETE FROM job_groups; " +
+        "DELETE FROM auth_failures; DELETE FROM sessions;",
     );
   });
   afterAll(async () => {
