@@ -63,7 +63,13 @@ export async function startStack(mode: EngineMode): Promise<Stack> {
     const inngestEnv: Record<string, string> =
       mode === "dev"
         ? { INNGEST_DEV: "1", INNGEST_BASE_URL: engine.url }
-        : { INNGEST_SIGNING_KEY: engine.signingKey!, INNGEST_EVENT_KEY: engine.eventKey!, INNGEST_BASE_URL: engine.url };
+        : {
+            INNGEST_SIGNING_KEY: engine.signingKey!,
+            INNGEST_EVENT_KEY: engine.eventKey!,
+            INNGEST_BASE_URL: engine.url,
+            // A deployment names its own origin: an unsigned registration never takes it from the request.
+            INNGEST_SERVE_ORIGIN: new URL(serveUrl).origin,
+          };
     const started = appOn(port, {
       DATABASE_URL: appDb.url!,
       DATABASE_DRIVER: "pg",
