@@ -75,7 +75,8 @@ export function unifiedEventFor(job: JobRow, metadata: Record<string, unknown>):
     createdAt: iso(job.provider_created_at),
     endedAt: iso(job.provider_ended_at) ?? (job.settle_reason ? iso(job.settled_at) : null),
     metadata,
-    ...(job.kind === "batch" ? {} : { detail: job.detail ?? null }),
+    // Batches carry `detail` only when the provider gave one (xAI's words for a batch it refused).
+    ...(job.kind === "batch" && !job.detail ? {} : { detail: job.detail ?? null }),
     ...(job.results ? { results: job.results } : {}),
   };
 }

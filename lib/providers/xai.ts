@@ -148,7 +148,8 @@ export function snapshotFromXaiBatch(batch: XaiBatch, now: number = Date.now()):
     endedAt: xaiEndedAt(batch, phase, now),
     expiresAt: expiresAt === null ? null : new Date(expiresAt.end).toISOString(),
     raw: { name: batch.name, error: batch.cancel_by_xai_message },
-    detail: null,
+    // xAI's own words for a batch it refused: the only reason a receiver gets for this failure.
+    detail: batch.cancel_by_xai_message ? { error: { message: batch.cancel_by_xai_message } } : null,
   });
 }
 

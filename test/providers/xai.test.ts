@@ -117,7 +117,13 @@ describe("as xAI's REST API answers", () => {
 
     const snapshot = await getProvider("xai").retrieve(BATCH_ID);
 
-    expect(snapshot).toMatchObject({ status: "failed", providerStatus: "failed", terminal: true, raw: { error: message } });
+    expect(snapshot).toMatchObject({
+      status: "failed",
+      providerStatus: "failed",
+      terminal: true,
+      raw: { error: message },
+      detail: { error: { message } },
+    });
     // A bare cancel date says only which day; the end is no later than now.
     expect(snapshot.endedAt).toBe("2026-09-27T12:00:00.000Z");
   });
