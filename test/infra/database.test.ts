@@ -28,6 +28,21 @@ describe.each(TEST_DRIVERS)("database on %s", (driver) => {
     expect(rows[0]!.n).toBe(VERSIONS.length);
   });
 
+  test("every foreign key has an index its cascade can use", async () => {
+    await migrate(testDb.db);
+    // A cascade looks rows up by the key column alone: an index must lead with it and be partial
+    // on nothing but that column being set (a partial index on another column is no use to it).
+    const unindexed = await testDb.db.query<{ key: string }>(
+      `SELECT c.conrelid::regclass::text || '.' || a.attname AS key
+       FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       WHERE c.contype = 'f' AND NOT EXISTS (
+         SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]
+           AND (i.indpred IS NULL OR pg_get_expr(i.indpred, i.indrelid) = '(' || a.attname || ' IS NOT NULL)'))
+       ORDER BY 1`,
+    );
+    expect(unindexed).toEqual([]);
+  });
+
   test("parameterised queries bind values instead of splicing them", async () => {
     const hostile = "x'); DROP TABLE jobs; --";
     const rows = await testDb.db.query<{ value: string }>("SELECT $1::text AS value", [hostile]);
