@@ -15,6 +15,8 @@ import { displayUrl } from "./format";
 
 export const FAILED_DELIVERIES_SHOWN = 100;
 export const RECENT_DELIVERIES_SHOWN = 50;
+/** The counts above the lists stop here ("10,000+ failed"): each reads its index, up to this many entries. */
+export const DELIVERY_COUNT_CAP = 10_000;
 
 export interface DeliveryListItem extends DeliverySummary, DeliveryFacts {
   /** The job it reports on; null for endpoint test deliveries. */
@@ -26,10 +28,13 @@ export interface DeliveryListItem extends DeliverySummary, DeliveryFacts {
 
 export interface DeliveriesOverview {
   failed: DeliveryListItem[];
-  /** Total failed, which may exceed the {@link FAILED_DELIVERIES_SHOWN} listed. */
+  /** Total failed (up to {@link DELIVERY_COUNT_CAP}), which may exceed the {@link FAILED_DELIVERIES_SHOWN} listed. */
   failedCount: number;
   recent: DeliveryListItem[];
+  /** Deliveries in flight, up to {@link DELIVERY_COUNT_CAP}. */
   pending: number;
+  /** Whether either count reached the cap (the page then says "10,000+"). */
+  countsCapped: { failed: boolean; pending: boolean };
 }
 
 interface DeliveryListRow extends DeliverySummaryRow {
@@ -87,17 +92,22 @@ export async function loadDeliveriesOverview(db: Queryable): Promise<DeliveriesO
        ORDER BY COALESCE(d.last_attempt_at, d.created_at) DESC, d.id DESC LIMIT $1`,
       [RECENT_DELIVERIES_SHOWN],
     ),
-    // Each count reads its own index (deliveries_failed, deliveries_status), never the table.
+    // Each count reads its own index (deliveries_failed, deliveries_status), never the table, and
+    // stops past the cap: failed deliveries pile up for the whole retention period.
     db.query<{ failed: number; pending: number }>(
-      `SELECT (SELECT count(*) FROM deliveries WHERE status = 'failed')::int AS failed,
-              (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS pending`,
+      `SELECT (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE status = 'failed' LIMIT $1) capped)::int AS failed,
+              (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE status = 'pending' LIMIT $1) capped)::int AS pending`,
+      [DELIVERY_COUNT_CAP + 1],
     ),
   ]);
+  const failedCount = counts?.failed ?? 0;
+  const pending = counts?.pending ?? 0;
   return {
     failed: failed.map(listItem),
-    failedCount: counts?.failed ?? 0,
+    failedCount: Math.min(failedCount, DELIVERY_COUNT_CAP),
     recent: recent.map(listItem),
-    pending: counts?.pending ?? 0,
+    pending: Math.min(pending, DELIVERY_COUNT_CAP),
+    countsCapped: { failed: failedCount > DELIVERY_COUNT_CAP, pending: pending > DELIVERY_COUNT_CAP },
   };
 }
 

@@ -67,9 +67,9 @@ export function progressBreakdown(counts: RequestCounts | null, settled: boolean
   };
 }
 
-/** A count with thousands separators: 48,213. */
-export function count(value: number): string {
-  return value.toLocaleString("en-US");
+/** A count with thousands separators: 48,213; `10,000+` when it stopped at a cap. */
+export function count(value: number, capped = false): string {
+  return `${value.toLocaleString("en-US")}${capped ? "+" : ""}`;
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { loadBatchList, loadBatchPage, parseBatchFilters, BATCHES_PER_PAGE, RUNNING_COUNT_CAP, searchJobsByBatchId } from "@/lib/dashboard/batches";
-import { loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
+import { DELIVERY_COUNT_CAP, loadDeliveriesOverview, recoverSinceSchema } from "@/lib/dashboard/deliveries";
 import { batchIdFromSegments } from "@/lib/dashboard/format";
 import { buildTimeline } from "@/lib/dashboard/timeline";
 import { createEndpoint } from "@/lib/deliver/endpoints";
@@ -207,6 +207,24 @@ describe("the deliveries page", () => {
     expect(overview.recent).toEqual([
       expect.objectContaining({ status: "delivered", destination: "endpoint ops-hook", job: expect.objectContaining({ batchId: "sim_1m_completed_5" }) }),
     ]);
+  });
+
+  test("counts failed and in-flight deliveries up to a cap and says when there are more", async () => {
+    const insert = (status: string, prefix: string, n: number) =>
+      flow.db.query(
+        `INSERT INTO deliveries (id, event_type, payload, status, failed_at)
+         SELECT $2 || i, 'webhook.test', '{}'::jsonb, $1, CASE WHEN $1 = 'failed' THEN now() END FROM generate_series(1, $3::int) i`,
+        [status, prefix, n],
+      );
+    await insert("failed", "msg_failed_", DELIVERY_COUNT_CAP + 1);
+    await insert("pending", "msg_pending_", 3);
+    expect(await loadDeliveriesOverview(flow.db)).toMatchObject({
+      failedCount: DELIVERY_COUNT_CAP,
+      pending: 3,
+      countsCapped: { failed: true, pending: false },
+    });
+    await flow.db.query("DELETE FROM deliveries WHERE id = 'msg_failed_1'");
+    expect(await loadDeliveriesOverview(flow.db)).toMatchObject({ failedCount: DELIVERY_COUNT_CAP, countsCapped: { failed: false } });
   });
 
   test("reads the recover form's date-time as UTC", () => {

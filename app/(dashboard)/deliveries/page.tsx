@@ -20,7 +20,7 @@ import {
 } from "@/lib/dashboard/deliveries";
 import { resendBlocker } from "@/lib/dashboard/delivery-state";
 import { loadEngineHealth } from "@/lib/dashboard/engine-health";
-import { displayUrl, pathWithQuery } from "@/lib/dashboard/format";
+import { count as formatCount, displayUrl, pathWithQuery } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { previewRecovery, type RecoveryDestination, type RecoveryPreview } from "@/lib/deliver/resend";
 import { DeliveryBatch } from "../_components/delivery-batch";
@@ -53,7 +53,7 @@ export default async function DeliveriesPage({ searchParams }: { searchParams: P
       <div className="page-head">
         <h1>Deliveries</h1>
         <p className="muted" role="status">
-          {overview.failedCount} failed · {overview.pending} in flight
+          {formatCount(overview.failedCount, overview.countsCapped.failed)} failed · {formatCount(overview.pending, overview.countsCapped.pending)} in flight
           {overview.pending > 0 ? " · this page updates itself" : ""}
         </p>
       </div>
@@ -121,7 +121,7 @@ export default async function DeliveriesPage({ searchParams }: { searchParams: P
           <>
             {overview.failedCount > overview.failed.length ? (
               <p className="muted">
-                Showing the {FAILED_DELIVERIES_SHOWN} most recent of {overview.failedCount} failed deliveries.
+                Showing the {FAILED_DELIVERIES_SHOWN} most recent of {formatCount(overview.failedCount, overview.countsCapped.failed)} failed deliveries.
               </p>
             ) : null}
             <DeliveryTable deliveries={overview.failed} now={now} caption="Failed deliveries, most recent first" withResend />
