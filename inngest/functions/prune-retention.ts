@@ -34,6 +34,8 @@ function addUp(total: PruneResult, next: PruneResult): PruneResult {
     inboundEvents: total.inboundEvents + next.inboundEvents,
     deliveryAttempts: total.deliveryAttempts + next.deliveryAttempts,
     jobs: total.jobs + next.jobs,
+    // A step memoised before groups were pruned has no count of them.
+    groups: (total.groups ?? 0) + (next.groups ?? 0),
     testDeliveries: total.testDeliveries + next.testDeliveries,
     sentOutboxEvents: total.sentOutboxEvents + next.sentOutboxEvents,
     statements: total.statements + next.statements,

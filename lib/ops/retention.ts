@@ -5,7 +5,7 @@ import { now } from "@/lib/clock";
  * Deletes what is only history once it is older than the retention period
  * (BATCHWATCH_RETENTION_DAYS, default 30): verified inbound provider events, delivery attempts,
  * settled jobs (their timeline, subscriptions and deliveries go with them by ON DELETE CASCADE),
- * endpoint test deliveries, and outbox entries already sent. Unsettled jobs are never touched,
+ * job groups none of whose batches is left, endpoint test deliveries, and outbox entries already sent. Unsettled jobs are never touched,
  * however old: they are still being watched.
  *
  * In bounded batches: each statement deletes at most {@link RETENTION_BATCH_ROWS} rows (settled
@@ -19,6 +19,7 @@ export interface PruneResult {
   inboundEvents: number;
   deliveryAttempts: number;
   jobs: number;
+  groups: number;
   testDeliveries: number;
   sentOutboxEvents: number;
   /** DELETE statements run. */
@@ -62,6 +63,16 @@ const BATCHES: readonly { table: Table; name: string; size: number; pick: string
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND (d.status = 'pending' OR d.created_at >= $1))
            ORDER BY settled_at LIMIT $2`,
   },
+  // After the jobs: a group goes once none of its batches is left (a group is only its batches'
+  // subscriptions and a row of when it settled). Tracking into it meanwhile upserts the row, so it
+  // is back, or kept: lib/settle/groups.ts.
+  {
+    table: "groups",
+    name: "job_groups",
+    size: RETENTION_BATCH_ROWS,
+    pick: `SELECT ctid FROM job_groups g WHERE COALESCE(g.settled_at, g.created_at) < $1
+             AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.group_key = g.key) LIMIT $2`,
+  },
   {
     table: "testDeliveries",
     name: "deliveries",
@@ -90,6 +101,7 @@ export async function deleteExpiredHistory(
     inboundEvents: 0,
     deliveryAttempts: 0,
     jobs: 0,
+    groups: 0,
     testDeliveries: 0,
     sentOutboxEvents: 0,
     statements: 0,

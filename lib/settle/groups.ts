@@ -36,8 +36,14 @@ export async function joinGroup(
   options: { newMember: boolean },
 ): Promise<OutgoingEvent[]> {
   const at = nowDate();
-  await tx.query("INSERT INTO job_groups (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, at]);
-  const [group] = await tx.query<{ settled_at: Date | null }>("SELECT settled_at FROM job_groups WHERE key = $1 FOR UPDATE", [key]);
+  // An upsert writes a new version of the row it finds, under its lock: retention deleting the row
+  // at this moment (a group whose batches were all pruned) either went first, and this inserts it
+  // again, or finds the row changed and keeps it.
+  const [group] = await tx.query<{ settled_at: Date | null }>(
+    `INSERT INTO job_groups (key, created_at) VALUES ($1, $2)
+     ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING settled_at`,
+    [key, at],
+  );
   if (options.newMember && group?.settled_at) {
     await tx.query("UPDATE job_groups SET settled_at = NULL WHERE key = $1", [key]);
   }

@@ -80,6 +80,34 @@ describe("deleteExpiredHistory", () => {
     expect(await ids("SELECT id FROM deliveries")).toEqual(["dlv_busy"]);
   });
 
+  test("deletes a job group once none of its batches is left, and keeps groups with a batch or settled lately", async () => {
+    const db = harness.db;
+    const member = async (batchId: string, group: string, settledDaysAgo: number) => {
+      const [job] = await db.query<{ id: string }>(
+        "INSERT INTO jobs (provider, batch_id, tracked_at, settled_at) VALUES ('simulated', $1, $2, $2) RETURNING id",
+        [batchId, daysAgo(settledDaysAgo)],
+      );
+      await db.query(
+        "INSERT INTO subscriptions (job_id, destination_key, webhook_url, group_key) VALUES ($1, $2, 'https://hooks.example.com/x', $3)",
+        [job!.id, `url:https://hooks.example.com/${batchId}`, group],
+      );
+    };
+    await member("gone-1", "eval-gone", 40);
+    await member("gone-2", "eval-gone", 35);
+    await member("old-member", "eval-mixed", 40);
+    await member("recent-member", "eval-mixed", 3);
+    await db.query(
+      `INSERT INTO job_groups (key, created_at, settled_at, settlements) VALUES
+         ('eval-gone', $1, $2, 1), ('eval-mixed', $1, $3, 2), ('eval-empty-recent', $3, $3, 1)`,
+      [daysAgo(41), daysAgo(35), daysAgo(3)],
+    );
+
+    const result = await deleteExpiredHistory(db, { olderThanDays: 30 });
+
+    expect(result).toMatchObject({ jobs: 3, groups: 1 });
+    expect(await ids("SELECT key AS id FROM job_groups")).toEqual(["eval-empty-recent", "eval-mixed"]);
+  });
+
   test("runs daily at 03:30 UTC as the prune-retention function", () => {
     const config = pruneRetention["getConfig"]({ baseUrl: new URL("http://localhost/api/inngest"), appPrefix: "batchwatch" });
     expect(config[0]).toMatchObject({ id: "batchwatch-prune-retention", triggers: [{ cron: "TZ=UTC 30 3 * * *" }] });
@@ -99,7 +127,7 @@ describe("deleteExpiredHistory in bounded batches", () => {
     const result = await deleteExpiredHistory(harness.db, { olderThanDays: 30 });
     expect(result).toMatchObject({ jobs: RETENTION_BATCH_JOBS * 2 + 7, done: true });
     // Three statements for the jobs, one for each other table.
-    expect(result.statements).toBe(3 + 4);
+    expect(result.statements).toBe(3 + 5);
     expect(await ids("SELECT id FROM jobs")).toEqual([]);
   });
 

@@ -2,6 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { setClock } from "@/lib/clock";
 import type { Database } from "@/lib/db";
 import { getProvider } from "@/lib/providers";
+import { deleteExpiredHistory } from "@/lib/ops/retention";
+import { joinGroup } from "@/lib/settle/groups";
 import { settleJob } from "@/lib/settle/settlement";
 import { acceptNativeSignal, applySignal } from "@/lib/watch/native-signals";
 import { handleTrackedEvent, trackBatch } from "@/lib/track/tracking";
@@ -220,5 +222,32 @@ describe.runIf(REAL_POSTGRES).each(drivers)("on real Postgres through the %s dri
     expect(perGroup).toHaveLength(GROUPS);
     expect(perGroup.every((row) => row.n === 1 && row.settlements === 1)).toBe(true);
     expect(await count("SELECT 1 FROM deliveries WHERE event_type = 'group.settled'")).toBe(GROUPS);
+  });
+
+  test("a group retention finds without batches is kept when a batch joins it meanwhile", async () => {
+    const longAgo = new Date(T0 - 40 * 24 * 3_600_000);
+    await testDb.db.query("INSERT INTO job_groups (key, created_at, settled_at, settlements) VALUES ('eval-old', $1, $1, 1)", [longAgo]);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let joined!: () => void;
+    const groupLocked = new Promise<void>((resolve) => (joined = resolve));
+    const joining = pool(1).transaction(async (tx) => {
+      await joinGroup(tx, "eval-old", { newMember: true });
+      joined();
+      await released;
+      const [job] = await tx.query<{ id: string }>("INSERT INTO jobs (provider, batch_id) VALUES ('simulated', 'sim_1h_completed_7') RETURNING id");
+      await tx.query(
+        "INSERT INTO subscriptions (job_id, destination_key, webhook_url, group_key) VALUES ($1, 'url:https://receiver.example/g', 'https://receiver.example/g', 'eval-old')",
+        [job!.id],
+      );
+    });
+    await groupLocked;
+    // Retention picks the group (no committed batch in it) and waits for the joining transaction's row lock.
+    const pruning = deleteExpiredHistory(pool(2), { olderThanDays: 30 });
+    await expect.poll(() => count("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"), { timeout: 5_000 }).toBe(1);
+    release();
+    await joining;
+    expect((await pruning).groups).toBe(0);
+    expect(await count("SELECT 1 FROM job_groups WHERE key = 'eval-old'")).toBe(1);
   });
 });
