@@ -281,7 +281,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
-    name: "indexes for the cascades of deleting a subscription or an endpoint",
+    name: "indexes for the cascades of deleting a subscription or an endpoint, and for overdue polls",
     concurrently: true,
     steps: [
       // A deleted subscription (a pruned job's, an endpoint's) takes its deliveries by
@@ -291,6 +291,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ...concurrentIndex("deliveries_subscription", "ON deliveries (subscription_id) WHERE subscription_id IS NOT NULL"),
       // A deleted endpoint takes its subscriptions by endpoint_id (a scan of all of them before).
       ...concurrentIndex("subscriptions_endpoint", "ON subscriptions (endpoint_id) WHERE endpoint_id IS NOT NULL"),
+      // The engine-health check on every dashboard page reads the overdue polls only (it read every
+      // running job's row before).
+      ...concurrentIndex("jobs_unsettled_next_poll", "ON jobs (next_poll_at) WHERE settled_at IS NULL"),
     ],
   },
 ];
