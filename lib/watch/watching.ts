@@ -310,9 +310,12 @@ export async function continueWatch(
 export async function reviveLostWatchers(db: Database, send: EventSender): Promise<string[]> {
   const at = now();
   // Never leased first, then the oldest expired leases: two ranges of jobs_unsettled_lease, read in
-  // its order, so a pass reads what it revives rather than every running job.
+  // its order, so a pass reads what it revives rather than every running job. (The first range's
+  // ORDER BY changes nothing but keeps the planner on that index: any index of unsettled jobs
+  // looked as good to it, and jobs_unsettled_next_poll meant reading every running job.)
   const candidates = await db.query<JobRow>(
-    `(SELECT * FROM jobs WHERE settled_at IS NULL AND watch_lease_until IS NULL AND tracked_at < $2 LIMIT 200)
+    `(SELECT * FROM jobs WHERE settled_at IS NULL AND watch_lease_until IS NULL AND tracked_at < $2
+      ORDER BY watch_lease_until DESC NULLS FIRST LIMIT 200)
      UNION ALL
      (SELECT * FROM jobs WHERE settled_at IS NULL AND watch_lease_until < $1 AND tracked_at < $2 ORDER BY watch_lease_until LIMIT 200)
      LIMIT 200`,
