@@ -23,7 +23,7 @@ import { loadEngineHealth } from "@/lib/dashboard/engine-health";
 import { count as formatCount, displayUrl, pathWithQuery } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
 import { previewRecovery, type RecoveryDestination, type RecoveryPreview } from "@/lib/deliver/resend";
-import { DeliveryBatch } from "../_components/delivery-batch";
+import { DeliveryEventCells } from "../_components/delivery-batch";
 import { DeliveryWhy } from "../_components/delivery-why";
 import { EngineWarning } from "../_components/engine-warning";
 import { FocusedNotice } from "../_components/focused-notice";
@@ -227,13 +227,7 @@ function DeliveryTable({
             const blocker = resendBlocker(delivery);
             return (
               <tr key={delivery.id}>
-                <th scope="row" data-label="Event">
-                  <span className="mono">{delivery.eventType}</span>
-                  <span className="muted small block mono">{delivery.id}</span>
-                </th>
-                <td data-label="Batch">
-                  <DeliveryBatch job={delivery.job} deliveryId={delivery.id} />
-                </td>
+                <DeliveryEventCells delivery={delivery} />
                 <td data-label="Destination" className="break-word">
                   {delivery.endpointId ? (
                     <Link prefetch={false} href={`/endpoints/${delivery.endpointId}`}>

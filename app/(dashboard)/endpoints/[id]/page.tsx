@@ -10,7 +10,7 @@ import { requireSession } from "@/lib/auth/session";
 import { loadEndpointPage, type EndpointPage } from "@/lib/dashboard/endpoints";
 import { count, displayUrl, pathWithQuery } from "@/lib/dashboard/format";
 import { getDb } from "@/lib/db";
-import { DeliveryBatch } from "../../_components/delivery-batch";
+import { DeliveryEventCells } from "../../_components/delivery-batch";
 import { DeliveryWhy } from "../../_components/delivery-why";
 import { EndpointToggle } from "../../_components/endpoint-toggle";
 import { Facts } from "../../_components/facts";
@@ -183,13 +183,7 @@ function Deliveries({ page, now, cursor }: { page: EndpointPage; now: number; cu
             <tbody>
               {page.deliveries.map((delivery) => (
                 <tr key={delivery.id}>
-                  <th scope="row" data-label="Event">
-                    <span className="mono">{delivery.eventType}</span>
-                    <span className="muted small block mono">{delivery.id}</span>
-                  </th>
-                  <td data-label="Batch">
-                    <DeliveryBatch job={delivery.job} deliveryId={delivery.id} />
-                  </td>
+                  <DeliveryEventCells delivery={delivery} />
                   <td data-label="Status">
                     <StatusBadge status={delivery.status} />
                   </td>
