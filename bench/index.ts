@@ -196,6 +196,8 @@ async function startHttpEnvironment(database: BenchDatabase, allowBuild: boolean
     BATCHWATCH_API_KEY: apiKey,
     BATCHWATCH_SIMULATED_PROVIDER: "1",
     BATCHWATCH_ALLOW_PRIVATE_WEBHOOKS: "1",
+    // Tracking by webhookUrl signs with it; without it the route answers 503 not_configured.
+    BATCH_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
     // POST /api/bench/constant: Next's own floor, the anchor the HTTP sections measure against.
     BATCHWATCH_BENCH_ROUTES: "1",
   });
