@@ -5,8 +5,8 @@ import { now } from "@/lib/clock";
  * Deletes what is only history once it is older than the retention period
  * (BATCHWATCH_RETENTION_DAYS, default 30): verified inbound provider events, delivery attempts,
  * settled jobs (their timeline, subscriptions and deliveries go with them by ON DELETE CASCADE),
- * job groups none of whose batches is left, endpoint test deliveries, and outbox entries already sent. Unsettled jobs are never touched,
- * however old: they are still being watched.
+ * job groups none of whose batches is left, endpoint test deliveries, and outbox entries already
+ * sent. Unsettled jobs are never touched, however old: they are still being watched.
  *
  * In bounded batches: each statement deletes at most {@link RETENTION_BATCH_ROWS} rows (settled
  * jobs {@link RETENTION_BATCH_JOBS} at a time, as each takes its timeline and deliveries along),
